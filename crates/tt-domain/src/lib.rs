@@ -6,6 +6,7 @@
 //! time comes in through [`Clock`] and ids through [`IdGen`] or as arguments.
 //! It must not depend on tokio, sqlx, reqwest or axum (a tidy test in `xtask` enforces this).
 
+mod api_key;
 mod cost;
 mod credit;
 mod dataset;
@@ -18,6 +19,7 @@ mod run;
 mod spec;
 mod time;
 
+pub use api_key::{API_KEY_RANDOM_BYTES, NewApiKey, api_key_prefix, hash_api_key, make_api_key};
 pub use cost::{Cents, RateCard, RateCardError, cost_cents, estimate_training_tokens, format_dollars};
 pub use credit::{
     Balance, CreditError, LedgerEntry, LedgerKind, Settlement, check_start, settle_completed,
