@@ -23,7 +23,8 @@ pub struct NewApiKey {
 /// Builds a key from `random` bytes (from a CSPRNG; the domain draws none itself).
 /// Each byte picks one base62 character; the modulo bias is negligible at 40 characters.
 pub fn make_api_key(random: &[u8; API_KEY_RANDOM_BYTES]) -> NewApiKey {
-    let body: String = random.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let body: String =
+        random.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
     let key = format!("tt_{body}");
     NewApiKey { prefix: body[..PREFIX_LEN].to_owned(), hash: hash_api_key(&key), key }
 }
@@ -31,7 +32,8 @@ pub fn make_api_key(random: &[u8; API_KEY_RANDOM_BYTES]) -> NewApiKey {
 /// The lookup prefix of a presented key, or `None` when it does not look like one of ours.
 pub fn api_key_prefix(key: &str) -> Option<&str> {
     let body = key.strip_prefix("tt_")?;
-    let well_formed = body.len() == PREFIX_LEN + SECRET_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric());
+    let well_formed =
+        body.len() == PREFIX_LEN + SECRET_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric());
     well_formed.then(|| &body[..PREFIX_LEN])
 }
 

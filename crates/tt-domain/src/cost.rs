@@ -15,7 +15,8 @@ pub type Cents = i64;
 /// Computed in 128-bit integers, so no token count a provider can report overflows, and
 /// saturated to `i64::MAX` for absurd inputs.
 pub fn cost_cents(epochs: u32, training_tokens: u64, cents_per_mtok: u64) -> Cents {
-    let product = (u128::from(epochs) * u128::from(training_tokens)).checked_mul(u128::from(cents_per_mtok));
+    let product =
+        (u128::from(epochs) * u128::from(training_tokens)).checked_mul(u128::from(cents_per_mtok));
     product.and_then(|p| i64::try_from(p.div_ceil(1_000_000)).ok()).unwrap_or(i64::MAX)
 }
 
@@ -29,7 +30,11 @@ pub fn format_dollars(cents: Cents) -> String {
 /// The training tokens a run will be charged for, estimated before it starts from the
 /// compiled dataset's token count. With augmentation the dataset grows to
 /// `augmented_rows` rows of about the same size, so the count is scaled by that ratio.
-pub fn estimate_training_tokens(compiled_tokens: u64, compiled_rows: usize, augmented_rows: usize) -> u64 {
+pub fn estimate_training_tokens(
+    compiled_tokens: u64,
+    compiled_rows: usize,
+    augmented_rows: usize,
+) -> u64 {
     if compiled_rows == 0 || augmented_rows <= compiled_rows {
         return compiled_tokens;
     }
@@ -131,7 +136,10 @@ mod tests {
 
     #[test]
     fn huge_token_counts_do_not_overflow() {
-        assert_eq!(cost_cents(20, u64::MAX, 1), i64::try_from((20u128 * u128::from(u64::MAX)).div_ceil(1_000_000)).unwrap());
+        assert_eq!(
+            cost_cents(20, u64::MAX, 1),
+            i64::try_from((20u128 * u128::from(u64::MAX)).div_ceil(1_000_000)).unwrap()
+        );
         assert_eq!(cost_cents(u32::MAX, u64::MAX, u64::MAX), i64::MAX);
     }
 

@@ -66,7 +66,8 @@ pub enum LedgerKind {
 
 impl LedgerKind {
     /// Every kind.
-    pub const ALL: [Self; 5] = [Self::Topup, Self::Hold, Self::Release, Self::DebitRun, Self::Adjustment];
+    pub const ALL: [Self; 5] =
+        [Self::Topup, Self::Hold, Self::Release, Self::DebitRun, Self::Adjustment];
 
     /// The name used in the API and in storage.
     pub fn as_str(self) -> &'static str {
@@ -90,7 +91,10 @@ impl FromStr for LedgerKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown ledger kind `{s}`"))
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown ledger kind `{s}`"))
     }
 }
 
@@ -179,7 +183,10 @@ mod tests {
 
     #[test]
     fn settling_within_the_hold_debits_the_actual_cost() {
-        assert_eq!(settle_completed(50, 30), Settlement { release_cents: 50, debit_cents: 30, adjustment_cents: 0 });
+        assert_eq!(
+            settle_completed(50, 30),
+            Settlement { release_cents: 50, debit_cents: 30, adjustment_cents: 0 }
+        );
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub fn compile_spec(spec: &SpecContent, extra: &[Example]) -> Vec<ChatRow> {
         .chain(extra)
         .map(|example| {
             let mut messages = prompt_messages(spec, &example.input);
-            messages.push(ChatMessage { role: ChatRole::Assistant, content: example.output.clone() });
+            messages
+                .push(ChatMessage { role: ChatRole::Assistant, content: example.output.clone() });
             ChatRow { messages }
         })
         .collect()
@@ -141,7 +142,11 @@ pub struct JsonlReport {
 impl JsonlReport {
     /// `validated` when there are rows and no issues.
     pub fn status(&self) -> DatasetStatus {
-        if self.issues.is_empty() && !self.valid_rows.is_empty() { DatasetStatus::Validated } else { DatasetStatus::Invalid }
+        if self.issues.is_empty() && !self.valid_rows.is_empty() {
+            DatasetStatus::Validated
+        } else {
+            DatasetStatus::Invalid
+        }
     }
 }
 
@@ -168,12 +173,14 @@ pub fn validate_jsonl(text: &str) -> JsonlReport {
 }
 
 fn check_line(line: &str) -> Result<ChatRow, String> {
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|err| format!("not valid JSON: {err}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|err| format!("not valid JSON: {err}"))?;
     let object = value.as_object().ok_or("expected a JSON object with a `messages` array")?;
     if let Some(extra) = object.keys().find(|key| *key != "messages") {
         return Err(format!("unexpected key `{extra}`; only `messages` is allowed"));
     }
-    let row: ChatRow = serde_json::from_value(value.clone()).map_err(|err| format!("bad `messages`: {err}"))?;
+    let row: ChatRow =
+        serde_json::from_value(value.clone()).map_err(|err| format!("bad `messages`: {err}"))?;
     let mut expected_next = ChatRole::User;
     let mut has_assistant = false;
     for (i, message) in row.messages.iter().enumerate() {
@@ -182,7 +189,9 @@ fn check_line(line: &str) -> Result<ChatRow, String> {
         }
         match (i, message.role) {
             (0, ChatRole::System) => continue,
-            (_, ChatRole::System) => return Err(format!("messages[{i}] is a system message; only the first may be")),
+            (_, ChatRole::System) => {
+                return Err(format!("messages[{i}] is a system message; only the first may be"));
+            }
             (_, role) if role != expected_next => {
                 return Err(format!("messages[{i}] should be {expected_next:?} (user and assistant must alternate, starting with user)").to_lowercase());
             }
@@ -237,7 +246,13 @@ mod tests {
 
     #[test]
     fn a_spec_without_instructions_has_no_system_message() {
-        let bare = SpecDraft { name: "b".into(), examples: spec().examples().to_vec(), ..SpecDraft::default() }.validate().unwrap();
+        let bare = SpecDraft {
+            name: "b".into(),
+            examples: spec().examples().to_vec(),
+            ..SpecDraft::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(compile_spec(&bare, &[])[0].messages[0].role, ChatRole::User);
     }
 

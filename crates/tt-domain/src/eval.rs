@@ -119,7 +119,11 @@ pub struct EvalSummary {
 /// Summarises `current`, comparing it with `previous` (the last completed run of the same
 /// spec) by example key. An example absent from the previous run, or unscored in either,
 /// is neither a regression nor an improvement. An empty input gives an all-zero summary.
-pub fn summarize(current: &[ExampleScore], previous: &[ExampleScore], method: ScoringMethod) -> EvalSummary {
+pub fn summarize(
+    current: &[ExampleScore],
+    previous: &[ExampleScore],
+    method: ScoringMethod,
+) -> EvalSummary {
     let total = current.len();
     let scored: Vec<f64> = current.iter().filter_map(|e| e.score).collect();
     let fraction = |count: usize| if total == 0 { 0.0 } else { count as f64 / total as f64 };
@@ -142,7 +146,9 @@ pub fn summarize(current: &[ExampleScore], previous: &[ExampleScore], method: Sc
         total: u32::try_from(total).expect("a spec has at most 500 examples"),
         avg_score: mean(scored.iter().sum(), scored.len()),
         pass_rate: fraction(scored.iter().filter(|s| passes(**s)).count()),
-        exact_match_rate: fraction(scored.iter().filter(|s| at_least(**s, EXACT_MATCH_THRESHOLD)).count()),
+        exact_match_rate: fraction(
+            scored.iter().filter(|s| at_least(**s, EXACT_MATCH_THRESHOLD)).count(),
+        ),
         avg_latency_ms: mean(current.iter().map(|e| e.latency_ms as f64).sum(), total),
         scoring_method: method,
         regressions,
@@ -170,13 +176,21 @@ mod tests {
 
     #[test]
     fn the_pass_threshold_is_inclusive_at_point_seven() {
-        let s = summarize(&[ex("a", 0.7), ex("b", 0.6999), ex("c", 0.1 * 7.0)], &[], ScoringMethod::LlmJudge);
+        let s = summarize(
+            &[ex("a", 0.7), ex("b", 0.6999), ex("c", 0.1 * 7.0)],
+            &[],
+            ScoringMethod::LlmJudge,
+        );
         assert_eq!(s.pass_rate, 2.0 / 3.0);
     }
 
     #[test]
     fn the_exact_match_threshold_is_inclusive_at_point_ninety_five() {
-        let s = summarize(&[ex("a", 0.95), ex("b", 0.9499), ex("c", 1.0), ex("d", 0.05 * 19.0)], &[], ScoringMethod::LlmJudge);
+        let s = summarize(
+            &[ex("a", 0.95), ex("b", 0.9499), ex("c", 1.0), ex("d", 0.05 * 19.0)],
+            &[],
+            ScoringMethod::LlmJudge,
+        );
         assert_eq!(s.exact_match_rate, 0.75);
     }
 
@@ -198,7 +212,8 @@ mod tests {
 
     #[test]
     fn judge_errors_are_counted_and_not_averaged() {
-        let unscored = ExampleScore { key: ExampleKey::of_input("b"), score: None, latency_ms: 300 };
+        let unscored =
+            ExampleScore { key: ExampleKey::of_input("b"), score: None, latency_ms: 300 };
         let s = summarize(&[ex("a", 0.8), unscored], &[], ScoringMethod::LlmJudge);
         assert_eq!(s.judge_errors, 1);
         assert_eq!(s.avg_score, 0.8);
@@ -210,7 +225,15 @@ mod tests {
     fn the_summary_serialises_with_the_seed_field_names() {
         let s = summarize(&[ex("a", 1.0)], &[], ScoringMethod::LlmJudge);
         let json = serde_json::to_value(&s).unwrap();
-        for field in ["total", "avg_score", "pass_rate", "exact_match_rate", "avg_latency_ms", "regressions", "improvements"] {
+        for field in [
+            "total",
+            "avg_score",
+            "pass_rate",
+            "exact_match_rate",
+            "avg_latency_ms",
+            "regressions",
+            "improvements",
+        ] {
             assert!(json.get(field).is_some(), "{field}");
         }
         assert_eq!(json["scoring_method"], "llm_judge");

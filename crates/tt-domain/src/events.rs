@@ -87,12 +87,25 @@ mod tests {
     fn events_serialise_tagged_and_round_trip() {
         let event = RunLogEvent::Progress {
             stage: Stage::Training,
-            progress: ProgressEvent { percent: Some(50.0), epoch: Some(2), step: Some(10), loss: Some(1.25), ..Default::default() },
+            progress: ProgressEvent {
+                percent: Some(50.0),
+                epoch: Some(2),
+                step: Some(10),
+                loss: Some(1.25),
+                ..Default::default()
+            },
         };
         let json = serde_json::to_value(&event).unwrap();
-        assert_eq!(json, serde_json::json!({"type": "progress", "stage": "training", "percent": 50.0, "epoch": 2, "step": 10, "loss": 1.25}));
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "progress", "stage": "training", "percent": 50.0, "epoch": 2, "step": 10, "loss": 1.25})
+        );
         assert_eq!(serde_json::from_value::<RunLogEvent>(json).unwrap(), event);
-        let done = RunLogEvent::Status { from: Some(RunStatus::Evaluating), to: RunStatus::Completed, message: None };
+        let done = RunLogEvent::Status {
+            from: Some(RunStatus::Evaluating),
+            to: RunStatus::Completed,
+            message: None,
+        };
         assert!(done.is_terminal());
         assert!(!event.is_terminal());
     }

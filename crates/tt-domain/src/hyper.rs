@@ -66,9 +66,9 @@ impl<'de> Deserialize<'de> for LearningRate {
         match LearningRateRepr::deserialize(deserializer)? {
             LearningRateRepr::Number(value) => Ok(Self::Fixed(value)),
             LearningRateRepr::Text(text) if text == "auto" => Ok(Self::Auto),
-            LearningRateRepr::Text(text) => {
-                Err(serde::de::Error::custom(format!("learning_rate must be \"auto\" or a number, got \"{text}\"")))
-            }
+            LearningRateRepr::Text(text) => Err(serde::de::Error::custom(format!(
+                "learning_rate must be \"auto\" or a number, got \"{text}\""
+            ))),
         }
     }
 }
@@ -98,7 +98,14 @@ pub struct Hyperparameters {
 
 impl Default for Hyperparameters {
     fn default() -> Self {
-        Self { augment: true, n_epochs: 4, learning_rate: LearningRate::Auto, batch_size: 8, lora_rank: 8, lora_alpha: 16 }
+        Self {
+            augment: true,
+            n_epochs: 4,
+            learning_rate: LearningRate::Auto,
+            batch_size: 8,
+            lora_rank: 8,
+            lora_alpha: 16,
+        }
     }
 }
 
@@ -153,7 +160,13 @@ pub struct HyperparametersInput {
     pub lora_alpha: Option<u32>,
 }
 
-fn in_range(field: &'static str, allowed: &'static str, value: u32, lo: u32, hi: u32) -> Result<u32, HyperparameterError> {
+fn in_range(
+    field: &'static str,
+    allowed: &'static str,
+    value: u32,
+    lo: u32,
+    hi: u32,
+) -> Result<u32, HyperparameterError> {
     if (lo..=hi).contains(&value) {
         Ok(value)
     } else {
@@ -167,7 +180,9 @@ impl HyperparametersInput {
         let defaults = Hyperparameters::default();
         let learning_rate = match self.learning_rate.unwrap_or_default() {
             LearningRate::Auto => LearningRate::Auto,
-            LearningRate::Fixed(value) if value.is_finite() && value > 0.0 && value <= 1.0 => LearningRate::Fixed(value),
+            LearningRate::Fixed(value) if value.is_finite() && value > 0.0 && value <= 1.0 => {
+                LearningRate::Fixed(value)
+            }
             LearningRate::Fixed(value) => {
                 return Err(HyperparameterError {
                     field: "learning_rate",
@@ -178,11 +193,35 @@ impl HyperparametersInput {
         };
         Ok(Hyperparameters {
             augment: self.augment.unwrap_or(defaults.augment),
-            n_epochs: in_range("n_epochs", "1–20", self.n_epochs.unwrap_or(defaults.n_epochs), 1, 20)?,
+            n_epochs: in_range(
+                "n_epochs",
+                "1–20",
+                self.n_epochs.unwrap_or(defaults.n_epochs),
+                1,
+                20,
+            )?,
             learning_rate,
-            batch_size: in_range("batch_size", "8–256", self.batch_size.unwrap_or(defaults.batch_size), 8, 256)?,
-            lora_rank: in_range("lora_rank", "1–256", self.lora_rank.unwrap_or(defaults.lora_rank), 1, 256)?,
-            lora_alpha: in_range("lora_alpha", "1–512", self.lora_alpha.unwrap_or(defaults.lora_alpha), 1, 512)?,
+            batch_size: in_range(
+                "batch_size",
+                "8–256",
+                self.batch_size.unwrap_or(defaults.batch_size),
+                8,
+                256,
+            )?,
+            lora_rank: in_range(
+                "lora_rank",
+                "1–256",
+                self.lora_rank.unwrap_or(defaults.lora_rank),
+                1,
+                256,
+            )?,
+            lora_alpha: in_range(
+                "lora_alpha",
+                "1–512",
+                self.lora_alpha.unwrap_or(defaults.lora_alpha),
+                1,
+                512,
+            )?,
         })
     }
 }
@@ -208,37 +247,65 @@ mod tests {
             (HyperparametersInput { n_epochs: Some(1), ..Default::default() }, None),
             (HyperparametersInput { n_epochs: Some(20), ..Default::default() }, None),
             (HyperparametersInput { n_epochs: Some(21), ..Default::default() }, Some("n_epochs")),
-            (HyperparametersInput { batch_size: Some(7), ..Default::default() }, Some("batch_size")),
+            (
+                HyperparametersInput { batch_size: Some(7), ..Default::default() },
+                Some("batch_size"),
+            ),
             (HyperparametersInput { batch_size: Some(8), ..Default::default() }, None),
             (HyperparametersInput { lora_rank: Some(0), ..Default::default() }, Some("lora_rank")),
-            (HyperparametersInput { lora_rank: Some(257), ..Default::default() }, Some("lora_rank")),
+            (
+                HyperparametersInput { lora_rank: Some(257), ..Default::default() },
+                Some("lora_rank"),
+            ),
             (HyperparametersInput { lora_alpha: Some(512), ..Default::default() }, None),
-            (HyperparametersInput { lora_alpha: Some(513), ..Default::default() }, Some("lora_alpha")),
-            (HyperparametersInput { learning_rate: Some(LearningRate::Fixed(0.0)), ..Default::default() }, Some("learning_rate")),
-            (HyperparametersInput { learning_rate: Some(LearningRate::Fixed(f64::NAN)), ..Default::default() }, Some("learning_rate")),
+            (
+                HyperparametersInput { lora_alpha: Some(513), ..Default::default() },
+                Some("lora_alpha"),
+            ),
+            (
+                HyperparametersInput {
+                    learning_rate: Some(LearningRate::Fixed(0.0)),
+                    ..Default::default()
+                },
+                Some("learning_rate"),
+            ),
+            (
+                HyperparametersInput {
+                    learning_rate: Some(LearningRate::Fixed(f64::NAN)),
+                    ..Default::default()
+                },
+                Some("learning_rate"),
+            ),
         ];
         for (input, bad_field) in cases {
             match (input.resolve(), bad_field) {
                 (Ok(_), None) => {}
                 (Err(err), Some(field)) => assert_eq!(err.field, field, "{input:?}"),
-                (res, expected) => panic!("{input:?}: got {res:?}, expected failure on {expected:?}"),
+                (res, expected) => {
+                    panic!("{input:?}: got {res:?}, expected failure on {expected:?}")
+                }
             }
         }
     }
 
     #[test]
     fn the_error_names_the_field_and_the_allowed_range() {
-        let err = HyperparametersInput { n_epochs: Some(50), ..Default::default() }.resolve().unwrap_err();
+        let err = HyperparametersInput { n_epochs: Some(50), ..Default::default() }
+            .resolve()
+            .unwrap_err();
         assert_eq!(err.to_string(), "hyperparameters.n_epochs must be 1–20, got 50");
     }
 
     #[test]
     fn learning_rate_accepts_auto_or_a_number_in_json() {
-        let auto: HyperparametersInput = serde_json::from_str(r#"{"learning_rate": "auto"}"#).unwrap();
+        let auto: HyperparametersInput =
+            serde_json::from_str(r#"{"learning_rate": "auto"}"#).unwrap();
         assert_eq!(auto.learning_rate, Some(LearningRate::Auto));
         let fixed: Hyperparameters = serde_json::from_str(r#"{"learning_rate": 0.00002}"#).unwrap();
         assert_eq!(fixed.learning_rate(), LearningRate::Fixed(0.00002));
-        assert!(serde_json::from_str::<HyperparametersInput>(r#"{"learning_rate": "fast"}"#).is_err());
+        assert!(
+            serde_json::from_str::<HyperparametersInput>(r#"{"learning_rate": "fast"}"#).is_err()
+        );
         assert!(serde_json::from_str::<Hyperparameters>(r#"{"n_epochs": 0}"#).is_err());
         assert!(serde_json::from_str::<HyperparametersInput>(r#"{"epochs": 3}"#).is_err());
     }

@@ -10,6 +10,7 @@ mod api_key;
 mod cost;
 mod credit;
 mod dataset;
+mod estimate;
 mod eval;
 mod events;
 mod hyper;
@@ -20,15 +21,18 @@ mod spec;
 mod time;
 
 pub use api_key::{API_KEY_RANDOM_BYTES, NewApiKey, api_key_prefix, hash_api_key, make_api_key};
-pub use cost::{Cents, RateCard, RateCardError, cost_cents, estimate_training_tokens, format_dollars};
+pub use cost::{
+    Cents, RateCard, RateCardError, cost_cents, estimate_training_tokens, format_dollars,
+};
 pub use credit::{
     Balance, CreditError, LedgerEntry, LedgerKind, Settlement, check_start, settle_completed,
 };
 pub use dataset::{
     ChatMessage, ChatRole, ChatRow, DatasetStatus, JsonlIssue, JsonlReport, MAX_TRAINING_ROWS,
-    VARIANTS_PER_EXAMPLE, augmented_row_target, compile_spec, count_tokens, prompt_messages, rows_to_jsonl,
-    system_message, validate_jsonl,
+    VARIANTS_PER_EXAMPLE, augmented_row_target, compile_spec, count_tokens, prompt_messages,
+    rows_to_jsonl, system_message, validate_jsonl,
 };
+pub use estimate::{RunEstimate, estimate_run};
 pub use eval::{
     CHANGE_THRESHOLD, EXACT_MATCH_THRESHOLD, EvalResult, EvalSummary, ExampleScore, PASS_THRESHOLD,
     ScoringMethod, passes, summarize,
@@ -39,7 +43,7 @@ pub use ids::{AccountId, ApiKeyId, DatasetId, IdGen, LedgerEntryId, ModelId, Run
 pub use model::{FineTunedModel, model_name};
 pub use run::{InvalidTransition, NewRun, Run, RunEvent, RunStatus, UnknownStatus};
 pub use spec::{
-    BehaviorSpec, DEFAULT_BASE_MODEL, Example, ExampleKey, FieldViolation, SpecContent, SpecDraft, SpecError,
-    SpecPatch,
+    BehaviorSpec, DEFAULT_BASE_MODEL, Example, ExampleKey, FieldViolation, SpecContent, SpecDraft,
+    SpecError, SpecPatch,
 };
 pub use time::{Clock, Timestamp};

@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn model_names_follow_the_hosted_pattern() {
         assert_eq!(model_name("Qwen/Qwen3.5-2B", "b3e2b918-81c1-41cb"), "Qwen3.5-2B-ft-b3e2b918");
-        assert_eq!(model_name("meta-llama/Llama-3.2-3B-Instruct", "ft-8a3c5d2e-1111"), "Llama-3.2-3B-Instruct-ft-8a3c5d2e");
+        assert_eq!(
+            model_name("meta-llama/Llama-3.2-3B-Instruct", "ft-8a3c5d2e-1111"),
+            "Llama-3.2-3B-Instruct-ft-8a3c5d2e"
+        );
         assert_eq!(model_name("tt-local/tiny", "abc"), "tiny-ft-abc");
         assert_eq!(model_name("/models/SmolLM2-135M/", "0123456789"), "SmolLM2-135M-ft-01234567");
     }

@@ -59,8 +59,14 @@ pub struct InvalidTransition {
 
 impl RunStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [Self; 6] =
-        [Self::Preparing, Self::Training, Self::Evaluating, Self::Completed, Self::Failed, Self::Cancelled];
+    pub const ALL: [Self; 6] = [
+        Self::Preparing,
+        Self::Training,
+        Self::Evaluating,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+    ];
 
     /// The status after `event`, or an error when the event does not apply.
     pub fn apply(self, event: RunEvent) -> Result<Self, InvalidTransition> {
@@ -102,14 +108,19 @@ impl fmt::Display for RunStatus {
 
 /// A status name that is not one of the six.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown run status `{0}`; expected one of preparing, training, evaluating, completed, failed, cancelled")]
+#[error(
+    "unknown run status `{0}`; expected one of preparing, training, evaluating, completed, failed, cancelled"
+)]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for RunStatus {
     type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -209,7 +220,11 @@ impl Run {
     }
 
     /// Applies `event`; a terminal status also stamps `completed_at`.
-    pub fn apply(&mut self, event: RunEvent, now: Timestamp) -> Result<RunStatus, InvalidTransition> {
+    pub fn apply(
+        &mut self,
+        event: RunEvent,
+        now: Timestamp,
+    ) -> Result<RunStatus, InvalidTransition> {
         self.status = self.status.apply(event)?;
         if self.status.is_terminal() {
             self.completed_at = Some(now);

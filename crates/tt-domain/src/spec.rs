@@ -161,7 +161,8 @@ impl SpecDraft {
     /// Checks every rule and returns the validated content, or every violation found.
     pub fn validate(self) -> Result<SpecContent, SpecError> {
         let mut violations = Vec::new();
-        let mut fail = |field: String, rule: String| violations.push(FieldViolation { field, rule });
+        let mut fail =
+            |field: String, rule: String| violations.push(FieldViolation { field, rule });
 
         let name = self.name.trim().to_owned();
         let name_chars = name.chars().count();
@@ -170,25 +171,37 @@ impl SpecDraft {
         } else if name_chars > MAX_NAME_CHARS {
             fail("name".into(), format!("must be 1–255 characters, got {name_chars}"));
         }
-        for (field, text) in [("description", &self.description), ("system_prompt", &self.system_prompt)] {
+        for (field, text) in
+            [("description", &self.description), ("system_prompt", &self.system_prompt)]
+        {
             if text.chars().count() > MAX_TEXT_CHARS {
                 fail(field.into(), format!("must be at most {MAX_TEXT_CHARS} characters"));
             }
         }
-        for (field, items) in [("guidelines", &self.guidelines), ("constraints", &self.constraints)] {
+        for (field, items) in [("guidelines", &self.guidelines), ("constraints", &self.constraints)]
+        {
             if items.len() > MAX_LIST_ITEMS {
-                fail(field.into(), format!("must have at most {MAX_LIST_ITEMS} items, got {}", items.len()));
+                fail(
+                    field.into(),
+                    format!("must have at most {MAX_LIST_ITEMS} items, got {}", items.len()),
+                );
             }
             for (i, item) in items.iter().enumerate() {
                 if item.trim().is_empty() {
                     fail(format!("{field}[{i}]"), "must not be empty".into());
                 } else if item.chars().count() > MAX_TEXT_CHARS {
-                    fail(format!("{field}[{i}]"), format!("must be at most {MAX_TEXT_CHARS} characters"));
+                    fail(
+                        format!("{field}[{i}]"),
+                        format!("must be at most {MAX_TEXT_CHARS} characters"),
+                    );
                 }
             }
         }
         if self.examples.is_empty() || self.examples.len() > MAX_EXAMPLES {
-            fail("examples".into(), format!("must have 1–{MAX_EXAMPLES} items, got {}", self.examples.len()));
+            fail(
+                "examples".into(),
+                format!("must have 1–{MAX_EXAMPLES} items, got {}", self.examples.len()),
+            );
         }
         let mut seen: HashMap<ExampleKey, usize> = HashMap::new();
         for (i, example) in self.examples.iter().enumerate() {
@@ -196,11 +209,17 @@ impl SpecDraft {
                 if text.trim().is_empty() {
                     fail(format!("examples[{i}].{part}"), "must not be empty".into());
                 } else if text.chars().count() > MAX_TEXT_CHARS {
-                    fail(format!("examples[{i}].{part}"), format!("must be at most {MAX_TEXT_CHARS} characters"));
+                    fail(
+                        format!("examples[{i}].{part}"),
+                        format!("must be at most {MAX_TEXT_CHARS} characters"),
+                    );
                 }
             }
             if let Some(first) = seen.insert(example.key(), i) {
-                fail(format!("examples[{i}].input"), format!("repeats the input of examples[{first}]; inputs must be distinct"));
+                fail(
+                    format!("examples[{i}].input"),
+                    format!("repeats the input of examples[{first}]; inputs must be distinct"),
+                );
             }
         }
         let base_model = match self.base_model {
@@ -208,7 +227,10 @@ impl SpecDraft {
             Some(model) => model.trim().to_owned(),
         };
         if base_model.is_empty() || base_model.chars().count() > MAX_BASE_MODEL_CHARS {
-            fail("base_model".into(), format!("must be 1–{MAX_BASE_MODEL_CHARS} characters when given"));
+            fail(
+                "base_model".into(),
+                format!("must be 1–{MAX_BASE_MODEL_CHARS} characters when given"),
+            );
         }
 
         if !violations.is_empty() {
@@ -309,7 +331,10 @@ mod tests {
     fn draft() -> SpecDraft {
         SpecDraft {
             name: "Support bot".into(),
-            examples: vec![Example { input: "How do I cancel?".into(), output: "Go to Settings > Billing.".into() }],
+            examples: vec![Example {
+                input: "How do I cancel?".into(),
+                output: "Go to Settings > Billing.".into(),
+            }],
             ..SpecDraft::default()
         }
     }
@@ -361,7 +386,8 @@ mod tests {
         none.examples.clear();
         assert_eq!(fields(none.validate().unwrap_err()), ["examples"]);
         let mut many = draft();
-        many.examples = (0..501).map(|i| Example { input: format!("q{i}"), output: "a".into() }).collect();
+        many.examples =
+            (0..501).map(|i| Example { input: format!("q{i}"), output: "a".into() }).collect();
         assert_eq!(fields(many.clone().validate().unwrap_err()), ["examples"]);
         many.examples.pop();
         assert!(many.validate().is_ok());
@@ -410,9 +436,12 @@ mod tests {
     #[test]
     fn a_patch_changes_only_the_given_fields_and_is_validated() {
         let spec = draft().validate().unwrap();
-        let renamed = spec.patched(SpecPatch { name: Some("New".into()), ..SpecPatch::default() }).unwrap();
+        let renamed =
+            spec.patched(SpecPatch { name: Some("New".into()), ..SpecPatch::default() }).unwrap();
         assert_eq!(renamed.name(), "New");
         assert_eq!(renamed.examples(), spec.examples());
-        assert!(spec.patched(SpecPatch { examples: Some(vec![]), ..SpecPatch::default() }).is_err());
+        assert!(
+            spec.patched(SpecPatch { examples: Some(vec![]), ..SpecPatch::default() }).is_err()
+        );
     }
 }

@@ -57,8 +57,9 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Self::parse_rfc3339(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 timestamp")))
+        Self::parse_rfc3339(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not an RFC 3339 timestamp"))
+        })
     }
 }
 

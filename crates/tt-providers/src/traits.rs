@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tt_domain::{ChatMessage, Example, Hyperparameters, ProgressEvent, RunId, ScoringMethod, SpecContent};
+use tt_domain::{
+    ChatMessage, Example, Hyperparameters, ProgressEvent, RunId, ScoringMethod, SpecContent,
+};
 
 use crate::error::ProviderError;
 
@@ -78,7 +80,12 @@ pub trait FineTuner: Send + Sync {
     fn provider_name(&self) -> &'static str;
 
     /// Stores a JSONL training file for the run and returns its id.
-    async fn upload_dataset(&self, run_id: RunId, file_name: &str, jsonl: &str) -> Result<UploadedFile, ProviderError>;
+    async fn upload_dataset(
+        &self,
+        run_id: RunId,
+        file_name: &str,
+        jsonl: &str,
+    ) -> Result<UploadedFile, ProviderError>;
 
     /// Creates the job, or returns the job already created for `request.run_id`.
     async fn create_job(&self, request: &FineTuneRequest) -> Result<FineTuneJob, ProviderError>;
@@ -162,5 +169,10 @@ pub trait Judge: Send + Sync {
 pub trait Augmenter: Send + Sync {
     /// Up to `max_new` new examples, none of whose inputs repeats an input of the spec
     /// (those are the evaluation inputs). `seed` makes seedable augmenters deterministic.
-    async fn augment(&self, spec: &SpecContent, max_new: usize, seed: u64) -> Result<Vec<Example>, ProviderError>;
+    async fn augment(
+        &self,
+        spec: &SpecContent,
+        max_new: usize,
+        seed: u64,
+    ) -> Result<Vec<Example>, ProviderError>;
 }
