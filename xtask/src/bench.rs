@@ -56,7 +56,10 @@ pub(crate) fn run(names: &[String]) -> anyhow::Result<()> {
 /// A figure row has four cells and is not a header or separator row.
 fn is_figure_row(line: &str) -> bool {
     let line = line.trim();
-    line.starts_with('|') && line.matches('|').count() == 5 && !line.contains("---") && !line.starts_with("| group |")
+    line.starts_with('|')
+        && line.matches('|').count() == 5
+        && !line.contains("---")
+        && !line.starts_with("| group |")
 }
 
 #[cfg(test)]

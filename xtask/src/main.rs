@@ -45,9 +45,13 @@ fn help() {
 }
 
 fn ci() -> anyhow::Result<()> {
-    cargo(&["fmt", "--all", "--", "--check"]).context("code is not formatted: run `cargo fmt --all`")?;
+    cargo(&["fmt", "--all", "--", "--check"])
+        .context("code is not formatted: run `cargo fmt --all`")?;
     cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
-    let nextest = Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    let nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if nextest {
         cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
     } else {
@@ -69,5 +73,8 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 }
 
 fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
 }

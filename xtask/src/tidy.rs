@@ -15,8 +15,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("tt-together", &["sqlx", "axum"]),
     ("tt-openai", &["sqlx", "axum"]),
     ("tt-local", &["sqlx", "axum", "reqwest"]),
-    ("tt-store", &["axum", "reqwest"]),
-    ("tt-engine", &["axum"]),
+    ("tt-store", &["sqlx", "axum", "reqwest"]),
+    ("tt-store-sql", &["axum", "reqwest"]),
+    ("tt-engine", &["axum", "sqlx", "reqwest"]),
     ("tt-api", &["sqlx", "reqwest"]),
     ("tt-client", &["sqlx", "axum"]),
 ];
@@ -28,8 +29,13 @@ fn dependency_graph() -> HashMap<String, Vec<String>> {
         .current_dir(super::workspace_root())
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
-    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
     let names: HashMap<&str, &str> = metadata["packages"]
         .as_array()
         .expect("packages")
@@ -44,7 +50,11 @@ fn dependency_graph() -> HashMap<String, Vec<String>> {
             .expect("deps")
             .iter()
             .filter(|dep| {
-                dep["dep_kinds"].as_array().expect("dep_kinds").iter().any(|kind| kind["kind"].is_null())
+                dep["dep_kinds"]
+                    .as_array()
+                    .expect("dep_kinds")
+                    .iter()
+                    .any(|kind| kind["kind"].is_null())
             })
             .map(|dep| names[dep["pkg"].as_str().expect("pkg")].to_owned())
             .collect();
@@ -55,7 +65,8 @@ fn dependency_graph() -> HashMap<String, Vec<String>> {
 
 fn reachable<'a>(graph: &'a HashMap<String, Vec<String>>, from: &str) -> BTreeSet<&'a str> {
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<&str> = graph.get(from).map(|deps| deps.iter().map(String::as_str).collect()).unwrap_or_default();
+    let mut stack: Vec<&str> =
+        graph.get(from).map(|deps| deps.iter().map(String::as_str).collect()).unwrap_or_default();
     while let Some(name) = stack.pop() {
         if seen.insert(name) {
             stack.extend(graph.get(name).into_iter().flatten().map(String::as_str));
@@ -73,7 +84,12 @@ fn tidy_layers_depend_only_inwards() {
             continue;
         }
         let reach = reachable(&graph, krate);
-        violations.extend(forbidden.iter().filter(|f| reach.contains(**f)).map(|f| format!("{krate} depends on {f}")));
+        violations.extend(
+            forbidden
+                .iter()
+                .filter(|f| reach.contains(**f))
+                .map(|f| format!("{krate} depends on {f}")),
+        );
     }
     assert!(violations.is_empty(), "layering violations:\n{}", violations.join("\n"));
 }
@@ -124,7 +140,11 @@ fn tidy_no_ignored_or_should_panic_tests_and_no_trailing_whitespace() {
         let text = std::fs::read_to_string(&path).expect("readable source");
         for (n, line) in text.lines().enumerate() {
             if banned.iter().any(|b| line.trim_start().starts_with(b.as_str())) {
-                problems.push(format!("{}:{}: ignored or should_panic test", path.display(), n + 1));
+                problems.push(format!(
+                    "{}:{}: ignored or should_panic test",
+                    path.display(),
+                    n + 1
+                ));
             }
             if line.ends_with(' ') || line.ends_with('\t') {
                 problems.push(format!("{}:{}: trailing whitespace", path.display(), n + 1));

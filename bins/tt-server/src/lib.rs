@@ -122,7 +122,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         format!("could not create the data directory {}", settings.data_dir.display())
     })?;
     let url = settings.database_url();
-    tt_store::open(&url)
+    tt_store_sql::open(&url)
         .await
         .with_context(|| format!("could not open the database at {}", redact_url(&url)))
 }

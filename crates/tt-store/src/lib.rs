@@ -1,71 +1,14 @@
-//! Storage for Tuned Tensor: the [`Store`] trait, which speaks only domain types, and its
-//! SQLite (embedded default) and PostgreSQL (several servers on one database) backends.
+//! Storage for Tuned Tensor, as a contract: the [`Store`] trait, which speaks only domain
+//! types, and the records it reads and writes. The SQLite and PostgreSQL implementations
+//! live in `tt-store-sql`; the engine and the API depend only on this crate.
 //!
-//! Every account-facing method takes the caller's [`AccountId`] and never reads or changes
-//! another account's rows. Worker-facing methods are fenced by a [`Lease`]: a worker whose
-//! lease expired or was taken over gets [`StoreError::LeaseLost`] before anything is written.
+//! Every account-facing method takes the caller's [`AccountId`](tt_domain::AccountId) and
+//! never reads or changes another account's rows. Worker-facing methods are fenced by a
+//! [`Lease`]: a worker whose lease expired or was taken over gets [`StoreError::LeaseLost`]
+//! before anything is written.
 //!
-//! Use [`open`] to choose the backend from a database URL.
-//!
-//! This crate must not depend on axum or reqwest, and no sqlx type appears in its public API.
+//! This crate must not depend on sqlx, axum or reqwest.
 
-mod postgres;
-mod rows;
-mod shared;
-mod sqlite;
 mod store;
 
-use std::sync::Arc;
-
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
 pub use store::*;
-
-/// Opens the store that `url` names, applying migrations: `postgres://` or `postgresql://`
-/// selects PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a plain file path selects SQLite.
-/// Any other scheme is refused.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(PgStore::connect(url).await?));
-    }
-    if !url.starts_with("sqlite:")
-        && let Some((scheme, _)) = url.split_once("://")
-    {
-        return Err(StoreError::Backend(
-            format!(
-                "unsupported database URL scheme `{scheme}`: use postgres://…, sqlite://PATH or a plain SQLite file path"
-            )
-            .into(),
-        ));
-    }
-    Ok(Arc::new(SqliteStore::open(url).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_backends_have_the_same_migration_versions() {
-        let versions = |migrator: &sqlx::migrate::Migrator| migrator.iter().map(|m| m.version).collect::<Vec<_>>();
-        let sqlite = versions(&sqlite::MIGRATOR);
-        assert!(!sqlite.is_empty());
-        assert_eq!(sqlite, versions(&postgres::MIGRATOR));
-    }
-
-    #[tokio::test]
-    async fn an_unknown_url_scheme_is_refused_with_a_clear_message() {
-        let err = open("mysql://root@localhost/tt").await.err().expect("mysql is not supported");
-        assert!(err.to_string().contains("unsupported database URL scheme `mysql`"), "{err}");
-    }
-
-    #[test]
-    fn notices_round_trip_through_their_payloads() {
-        let run_id = tt_domain::RunId::from_uuid(uuid::Uuid::new_v4());
-        for notice in [StoreNotice::RunReady(run_id), StoreNotice::Event { run_id, seq: 7 }] {
-            assert_eq!(shared::decode_notice(&shared::encode_notice(notice)), Some(notice));
-        }
-        assert_eq!(shared::decode_notice("ready:not-a-uuid"), None);
-        assert_eq!(shared::decode_notice(&format!("event:{run_id}:1:extra")), None);
-    }
-}

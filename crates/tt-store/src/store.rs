@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use serde::Serialize;
 use tt_domain::{
-    AccountId, ApiKeyId, Balance, BehaviorSpec, Cents, DatasetId, DatasetStatus, EvalResult, EvalSummary,
-    ExampleScore, FineTunedModel, Hyperparameters, JsonlIssue, LedgerEntry, ModelId, Run, RunEvent, RunId,
-    RunLogEvent, RunStatus, SpecContent, SpecId, Timestamp,
+    AccountId, ApiKeyId, Balance, BehaviorSpec, Cents, DatasetId, DatasetStatus, EvalResult,
+    EvalSummary, ExampleScore, FineTunedModel, Hyperparameters, JsonlIssue, LedgerEntry, ModelId,
+    Run, RunEvent, RunId, RunLogEvent, RunStatus, SpecContent, SpecId, Timestamp,
 };
 
 /// What can go wrong in the store. Backend messages never leak into other variants.
@@ -344,7 +344,12 @@ pub trait Store: Send + Sync {
     // ---- accounts and keys ----
 
     /// Creates an account.
-    async fn create_account(&self, name: &str, is_admin: bool, now: Timestamp) -> Result<Account, StoreError>;
+    async fn create_account(
+        &self,
+        name: &str,
+        is_admin: bool,
+        now: Timestamp,
+    ) -> Result<Account, StoreError>;
     /// Reads an account.
     async fn get_account(&self, account: AccountId) -> Result<Account, StoreError>;
     /// Stores a key's prefix and hash (never the key).
@@ -358,18 +363,31 @@ pub trait Store: Send + Sync {
     ) -> Result<ApiKeyRecord, StoreError>;
     /// Checks a presented key: finds it by prefix, compares hashes in constant time, and
     /// records the use.
-    async fn check_api_key(&self, prefix: &str, hash: [u8; 32], now: Timestamp) -> Result<KeyCheck, StoreError>;
+    async fn check_api_key(
+        &self,
+        prefix: &str,
+        hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<KeyCheck, StoreError>;
     /// The account's keys, newest first.
     async fn list_api_keys(&self, account: AccountId) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Revokes a key; revoking twice is fine.
-    async fn revoke_api_key(&self, account: AccountId, key: ApiKeyId, now: Timestamp)
-    -> Result<ApiKeyRecord, StoreError>;
+    async fn revoke_api_key(
+        &self,
+        account: AccountId,
+        key: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<ApiKeyRecord, StoreError>;
 
     // ---- specs ----
 
     /// Stores a new spec.
-    async fn create_spec(&self, account: AccountId, content: SpecContent, now: Timestamp)
-    -> Result<BehaviorSpec, StoreError>;
+    async fn create_spec(
+        &self,
+        account: AccountId,
+        content: SpecContent,
+        now: Timestamp,
+    ) -> Result<BehaviorSpec, StoreError>;
     /// Reads a spec.
     async fn get_spec(&self, account: AccountId, spec: SpecId) -> Result<BehaviorSpec, StoreError>;
     /// Replaces a spec's content.
@@ -383,18 +401,31 @@ pub trait Store: Send + Sync {
     /// Deletes a spec and its runs; refused with `Conflict` while one of its runs is active.
     async fn delete_spec(&self, account: AccountId, spec: SpecId) -> Result<(), StoreError>;
     /// Specs newest first, with run statistics.
-    async fn list_specs(&self, account: AccountId, page: PageRequest) -> Result<Page<SpecListItem>, StoreError>;
+    async fn list_specs(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<SpecListItem>, StoreError>;
 
     // ---- runs ----
 
     /// Starts a run in one transaction: checks available credit against the estimate,
     /// gives it the spec's next run number, inserts it in `preparing`, places the hold and
     /// appends the first status event.
-    async fn start_run(&self, account: AccountId, start: StartRun, now: Timestamp) -> Result<Run, StoreError>;
+    async fn start_run(
+        &self,
+        account: AccountId,
+        start: StartRun,
+        now: Timestamp,
+    ) -> Result<Run, StoreError>;
     /// Reads a run.
     async fn get_run(&self, account: AccountId, run: RunId) -> Result<Run, StoreError>;
     /// A run's evaluated examples, worst score first.
-    async fn list_evals(&self, account: AccountId, run: RunId) -> Result<Vec<EvalResult>, StoreError>;
+    async fn list_evals(
+        &self,
+        account: AccountId,
+        run: RunId,
+    ) -> Result<Vec<EvalResult>, StoreError>;
     /// Runs newest first, of one spec or of all.
     async fn list_runs(
         &self,
@@ -405,9 +436,19 @@ pub trait Store: Send + Sync {
     /// Cancels a run in one transaction: applies `Cancel` (so a finished run is an
     /// `InvalidTransition`), releases its hold, marks a provider cancel as pending and
     /// appends the status event.
-    async fn cancel_run(&self, account: AccountId, run: RunId, now: Timestamp) -> Result<Run, StoreError>;
+    async fn cancel_run(
+        &self,
+        account: AccountId,
+        run: RunId,
+        now: Timestamp,
+    ) -> Result<Run, StoreError>;
     /// A run's events with `seq > after`, in order.
-    async fn list_events(&self, account: AccountId, run: RunId, after: i64) -> Result<Vec<StoredEvent>, StoreError>;
+    async fn list_events(
+        &self,
+        account: AccountId,
+        run: RunId,
+        after: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
 
     // ---- worker side, fenced by leases ----
 
@@ -422,23 +463,45 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ClaimedRun>, StoreError>;
     /// Extends a lease; `LeaseLost` if it is no longer held.
-    async fn renew_lease(&self, lease: &Lease, now: Timestamp, lease_ms: i64) -> Result<Lease, StoreError>;
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: Timestamp,
+        lease_ms: i64,
+    ) -> Result<Lease, StoreError>;
     /// Gives a lease back and schedules the run's next wake-up.
-    async fn release_lease(&self, lease: &Lease, next_wake_at: Timestamp) -> Result<(), StoreError>;
+    async fn release_lease(&self, lease: &Lease, next_wake_at: Timestamp)
+    -> Result<(), StoreError>;
     /// Reads a leased run again (to see a cancellation, for example).
     async fn load_claimed(&self, lease: &Lease, now: Timestamp) -> Result<ClaimedRun, StoreError>;
     /// Records progress fields.
-    async fn record_progress(&self, lease: &Lease, progress: RunProgress, now: Timestamp) -> Result<(), StoreError>;
+    async fn record_progress(
+        &self,
+        lease: &Lease,
+        progress: RunProgress,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Stores the run's compiled dataset and links it to the run; if the run already has
     /// one, returns it unchanged.
-    async fn attach_dataset(&self, lease: &Lease, dataset: NewDataset, now: Timestamp) -> Result<DatasetId, StoreError>;
+    async fn attach_dataset(
+        &self,
+        lease: &Lease,
+        dataset: NewDataset,
+        now: Timestamp,
+    ) -> Result<DatasetId, StoreError>;
     /// Records the run's fine-tuned model and links it; if the run already has one,
     /// returns it unchanged.
-    async fn attach_model(&self, lease: &Lease, model: NewModel, now: Timestamp) -> Result<ModelId, StoreError>;
+    async fn attach_model(
+        &self,
+        lease: &Lease,
+        model: NewModel,
+        now: Timestamp,
+    ) -> Result<ModelId, StoreError>;
     /// Stores one evaluated example; storing the same example key twice keeps one row.
     async fn save_eval(&self, lease: &Lease, result: EvalResult) -> Result<(), StoreError>;
     /// The example keys already evaluated for the leased run.
-    async fn evaluated_keys(&self, lease: &Lease) -> Result<Vec<tt_domain::ExampleKey>, StoreError>;
+    async fn evaluated_keys(&self, lease: &Lease)
+    -> Result<Vec<tt_domain::ExampleKey>, StoreError>;
     /// The scores of the spec's latest completed run before this one (empty if none).
     async fn previous_scores(&self, lease: &Lease) -> Result<Vec<ExampleScore>, StoreError>;
     /// Applies a lifecycle event in one transaction with its consequences: the status
@@ -455,34 +518,76 @@ pub trait Store: Send + Sync {
     /// Clears a pending provider cancel once the provider job is cancelled.
     async fn clear_provider_cancel(&self, lease: &Lease) -> Result<(), StoreError>;
     /// Appends progress to the run's event log and returns its sequence number.
-    async fn append_event(&self, lease: &Lease, event: &RunLogEvent, now: Timestamp) -> Result<i64, StoreError>;
+    async fn append_event(
+        &self,
+        lease: &Lease,
+        event: &RunLogEvent,
+        now: Timestamp,
+    ) -> Result<i64, StoreError>;
 
     // ---- datasets and models ----
 
     /// Stores an uploaded dataset.
-    async fn create_dataset(&self, account: AccountId, dataset: NewDataset, now: Timestamp)
-    -> Result<Dataset, StoreError>;
+    async fn create_dataset(
+        &self,
+        account: AccountId,
+        dataset: NewDataset,
+        now: Timestamp,
+    ) -> Result<Dataset, StoreError>;
     /// Reads a dataset.
-    async fn get_dataset(&self, account: AccountId, dataset: DatasetId) -> Result<Dataset, StoreError>;
+    async fn get_dataset(
+        &self,
+        account: AccountId,
+        dataset: DatasetId,
+    ) -> Result<Dataset, StoreError>;
     /// A dataset's JSONL content.
-    async fn dataset_content(&self, account: AccountId, dataset: DatasetId) -> Result<String, StoreError>;
+    async fn dataset_content(
+        &self,
+        account: AccountId,
+        dataset: DatasetId,
+    ) -> Result<String, StoreError>;
     /// Datasets newest first.
-    async fn list_datasets(&self, account: AccountId, page: PageRequest) -> Result<Page<Dataset>, StoreError>;
+    async fn list_datasets(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Dataset>, StoreError>;
     /// Deletes a dataset (runs keep their id, the content goes).
-    async fn delete_dataset(&self, account: AccountId, dataset: DatasetId) -> Result<(), StoreError>;
+    async fn delete_dataset(
+        &self,
+        account: AccountId,
+        dataset: DatasetId,
+    ) -> Result<(), StoreError>;
     /// Reads a model.
-    async fn get_model(&self, account: AccountId, model: ModelId) -> Result<FineTunedModel, StoreError>;
+    async fn get_model(
+        &self,
+        account: AccountId,
+        model: ModelId,
+    ) -> Result<FineTunedModel, StoreError>;
     /// Models newest first.
-    async fn list_models(&self, account: AccountId, page: PageRequest) -> Result<Page<FineTunedModel>, StoreError>;
+    async fn list_models(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<FineTunedModel>, StoreError>;
     /// Deletes a model record (not the provider's copy).
     async fn delete_model(&self, account: AccountId, model: ModelId) -> Result<(), StoreError>;
 
     // ---- credits ----
 
     /// Grants credit.
-    async fn topup(&self, account: AccountId, cents: Cents, now: Timestamp) -> Result<Balance, StoreError>;
+    async fn topup(
+        &self,
+        account: AccountId,
+        cents: Cents,
+        now: Timestamp,
+    ) -> Result<Balance, StoreError>;
     /// The account's credit position.
     async fn balance(&self, account: AccountId) -> Result<Balance, StoreError>;
     /// Ledger entries newest first.
-    async fn list_transactions(&self, account: AccountId, page: PageRequest) -> Result<Page<LedgerEntry>, StoreError>;
+    async fn list_transactions(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<LedgerEntry>, StoreError>;
 }

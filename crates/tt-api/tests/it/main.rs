@@ -26,7 +26,8 @@ use tower::ServiceExt;
 use tt_api::{AppState, Metrics, TrainerCatalog, generate_api_key, router};
 use tt_domain::{AccountId, Clock, RateCard, RunId, Timestamp};
 use tt_providers::{ChatRequest, ChatResponse, Inference, ProviderError};
-use tt_store::{Lease, NewModel, SqliteStore, Store};
+use tt_store::{Lease, NewModel, Store};
+use tt_store_sql::SqliteStore;
 
 /// A clock the tests move by hand.
 #[derive(Debug)]

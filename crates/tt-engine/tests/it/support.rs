@@ -16,7 +16,8 @@ use tt_providers::{
     Augmenter, ChatRequest, ChatResponse, FineTuneJob, FineTuneRequest, FineTuner, Inference,
     JobEvent, JobStatus, Judge, JudgeCase, ProviderError, UploadedFile, Verdict,
 };
-use tt_store::{SqliteStore, StartRun, Store};
+use tt_store::{StartRun, Store};
+use tt_store_sql::SqliteStore;
 
 pub(crate) const HOSTED_MODEL: &str = "meta-llama/Llama-3.2-3B-Instruct";
 

@@ -11,11 +11,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tt_domain::{
-    AccountId, Balance, BehaviorSpec, DatasetStatus, EvalResult, ExampleKey, FineTunedModel, JsonlIssue, LedgerEntry,
-    NewRun, Run, RunLogEvent, RunStatus, Timestamp,
+    AccountId, Balance, BehaviorSpec, DatasetStatus, EvalResult, ExampleKey, FineTunedModel,
+    JsonlIssue, LedgerEntry, NewRun, Run, RunLogEvent, RunStatus, Timestamp,
 };
 
-use crate::store::{Account, ApiKeyRecord, ClaimedRun, Dataset, Lease, SpecListItem, StoreError, StoredEvent, WorkState};
+use tt_store::{
+    Account, ApiKeyRecord, ClaimedRun, Dataset, Lease, SpecListItem, StoreError, StoredEvent,
+    WorkState,
+};
 
 /// Columns of `runs` that [`RunRow`] reads, for `SELECT` and `RETURNING` lists.
 macro_rules! run_columns {
@@ -47,9 +50,9 @@ pub(crate) fn corrupt(what: &str, detail: impl Display) -> StoreError {
 pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::RowNotFound => StoreError::NotFound { entity: "record" },
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict { message: "a record with the same unique value already exists".to_owned() }
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            message: "a record with the same unique value already exists".to_owned(),
+        },
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
             StoreError::Conflict { message: "a record it refers to does not exist".to_owned() }
         }
@@ -61,10 +64,12 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
 /// `NotFound`.
 pub(crate) fn key_insert_error(err: sqlx::Error) -> StoreError {
     match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict { message: "an API key with this prefix already exists".to_owned() }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            message: "an API key with this prefix already exists".to_owned(),
+        },
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound { entity: "account" }
         }
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound { entity: "account" },
         _ => db_error(err),
     }
 }
@@ -289,14 +294,21 @@ impl RunRow {
         run.dataset_id = parse_opt("dataset id", self.dataset_id.as_deref())?;
         run.fine_tune_job_id = self.fine_tune_job_id;
         run.model_id = parse_opt("model id", self.model_id.as_deref())?;
-        run.eval_summary = self.eval_summary.as_deref().map(|text| parse_json("eval summary", text)).transpose()?;
+        run.eval_summary = self
+            .eval_summary
+            .as_deref()
+            .map(|text| parse_json("eval summary", text))
+            .transpose()?;
         run.cost_cents = self.cost_cents;
         run.error = self.error;
         run.completed_at = self.completed_at.map(Timestamp::from_millis);
         let work = WorkState {
             provider_file_id: self.provider_file_id,
             provider_events_seen: self.provider_events_seen,
-            training_tokens: self.training_tokens.map(|tokens| unsigned("training tokens", tokens)).transpose()?,
+            training_tokens: self
+                .training_tokens
+                .map(|tokens| unsigned("training tokens", tokens))
+                .transpose()?,
             trainer: self.trainer,
             provider_cancel_pending: self.provider_cancel_pending,
             attempts: self.attempts,
@@ -322,8 +334,8 @@ pub(crate) struct RunListRow {
 }
 
 impl RunListRow {
-    pub(crate) fn into_item(self) -> Result<crate::store::RunListItem, StoreError> {
-        Ok(crate::store::RunListItem { run: self.run.into_run()?, spec_name: self.spec_name })
+    pub(crate) fn into_item(self) -> Result<tt_store::RunListItem, StoreError> {
+        Ok(tt_store::RunListItem { run: self.run.into_run()?, spec_name: self.spec_name })
     }
 }
 
@@ -337,7 +349,11 @@ pub(crate) struct EventRow {
 impl EventRow {
     pub(crate) fn into_event(self) -> Result<StoredEvent, StoreError> {
         let event: RunLogEvent = parse_json("run event", &self.event)?;
-        Ok(StoredEvent { seq: self.seq, event, created_at: Timestamp::from_millis(self.created_at) })
+        Ok(StoredEvent {
+            seq: self.seq,
+            event,
+            created_at: Timestamp::from_millis(self.created_at),
+        })
     }
 }
 
@@ -379,8 +395,10 @@ struct StoredIssue {
 }
 
 pub(crate) fn issues_to_json(issues: &[JsonlIssue]) -> String {
-    let stored: Vec<StoredIssue> =
-        issues.iter().map(|issue| StoredIssue { line: issue.line, reason: issue.reason.clone() }).collect();
+    let stored: Vec<StoredIssue> = issues
+        .iter()
+        .map(|issue| StoredIssue { line: issue.line, reason: issue.reason.clone() })
+        .collect();
     to_json(&stored)
 }
 
@@ -412,7 +430,10 @@ impl DatasetRow {
             status,
             row_count: unsigned("row count", self.row_count)?,
             file_size_bytes: unsigned("file size", self.file_size_bytes)?,
-            errors: issues.into_iter().map(|issue| JsonlIssue { line: issue.line, reason: issue.reason }).collect(),
+            errors: issues
+                .into_iter()
+                .map(|issue| JsonlIssue { line: issue.line, reason: issue.reason })
+                .collect(),
             run_id: parse_opt("run id", self.run_id.as_deref())?,
             created_at: Timestamp::from_millis(self.created_at),
         })

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use tt_domain::{
-    DatasetStatus, EvalResult, ExampleKey, JsonlIssue, LedgerKind, RunEvent, RunLogEvent, RunStatus, ScoringMethod,
-    summarize,
+    DatasetStatus, EvalResult, ExampleKey, JsonlIssue, LedgerKind, RunEvent, RunLogEvent,
+    RunStatus, ScoringMethod, summarize,
 };
 use tt_store::{
-    KeyCheck, NewDataset, NewModel, PageRequest, RunProgress, Store, StoreError, StoreNotice, TransitionDetails,
+    KeyCheck, NewDataset, NewModel, PageRequest, RunProgress, Store, StoreError, StoreNotice,
+    TransitionDetails,
 };
 
 use crate::harness::{account_with, at, claim_one, spec_content, start_of};
@@ -70,8 +71,14 @@ async fn evaluating_run(
     let run = store.start_run(account, start_of(spec, hold), at(10)).await.unwrap();
     let claimed = claim_one(store, "worker-a", at(20)).await;
     assert_eq!(claimed.run.id, run.id);
-    store.transition(&claimed.lease, RunEvent::Prepared, TransitionDetails::default(), at(30)).await.unwrap();
-    store.transition(&claimed.lease, RunEvent::Trained, TransitionDetails::default(), at(40)).await.unwrap();
+    store
+        .transition(&claimed.lease, RunEvent::Prepared, TransitionDetails::default(), at(30))
+        .await
+        .unwrap();
+    store
+        .transition(&claimed.lease, RunEvent::Trained, TransitionDetails::default(), at(40))
+        .await
+        .unwrap();
     for result in evals {
         store.save_eval(&claimed.lease, result.clone()).await.unwrap();
     }
@@ -100,14 +107,25 @@ pub(crate) async fn accounts_and_keys_round_trip(store: Arc<dyn Store>) {
     assert_eq!(store.check_api_key("CCCCCCCC", hash, at(5)).await.unwrap(), KeyCheck::Unknown);
 
     let keys = store.list_api_keys(admin.id).await.unwrap();
-    assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), [second.id, first.id], "newest first");
+    assert_eq!(
+        keys.iter().map(|k| k.id).collect::<Vec<_>>(),
+        [second.id, first.id],
+        "newest first"
+    );
     assert_eq!(keys[1].last_used_at, Some(at(5)));
     assert_eq!(keys[0].last_used_at, None);
 
-    let taken = store.create_api_key(admin.id, "again", "AAAAAAAA", [1; 32], at(3)).await.unwrap_err();
-    assert!(matches!(taken, StoreError::Conflict { ref message } if message.contains("prefix")), "{taken:?}");
+    let taken =
+        store.create_api_key(admin.id, "again", "AAAAAAAA", [1; 32], at(3)).await.unwrap_err();
+    assert!(
+        matches!(taken, StoreError::Conflict { ref message } if message.contains("prefix")),
+        "{taken:?}"
+    );
     let missing = tt_domain::AccountId::from_uuid(uuid::Uuid::new_v4());
-    assert!(matches!(store.get_account(missing).await, Err(StoreError::NotFound { entity: "account" })));
+    assert!(matches!(
+        store.get_account(missing).await,
+        Err(StoreError::NotFound { entity: "account" })
+    ));
     store.ping().await.unwrap();
 }
 
@@ -123,10 +141,14 @@ pub(crate) async fn a_revoked_key_is_refused(store: Arc<dyn Store>) {
 
 pub(crate) async fn specs_are_created_read_updated_listed_and_deleted(store: Arc<dyn Store>) {
     let account = account_with(&*store, 1_000).await;
-    let spec = store.create_spec(account, spec_content("Support bot", &["hi"]), at(1)).await.unwrap();
+    let spec =
+        store.create_spec(account, spec_content("Support bot", &["hi"]), at(1)).await.unwrap();
     assert_eq!(store.get_spec(account, spec.id).await.unwrap(), spec);
 
-    let updated = store.update_spec(account, spec.id, spec_content("Support bot v2", &["hi", "bye"]), at(2)).await.unwrap();
+    let updated = store
+        .update_spec(account, spec.id, spec_content("Support bot v2", &["hi", "bye"]), at(2))
+        .await
+        .unwrap();
     assert_eq!(updated.content.name(), "Support bot v2");
     assert_eq!((updated.created_at, updated.updated_at), (at(1), at(2)));
     assert_eq!(store.get_spec(account, spec.id).await.unwrap(), updated);
@@ -143,8 +165,14 @@ pub(crate) async fn specs_are_created_read_updated_listed_and_deleted(store: Arc
     assert_eq!(listed.items[0].latest_run_score, None);
 
     store.delete_spec(account, spec.id).await.unwrap();
-    assert!(matches!(store.get_spec(account, spec.id).await, Err(StoreError::NotFound { entity: "spec" })));
-    assert!(matches!(store.get_run(account, run.id).await, Err(StoreError::NotFound { entity: "run" })));
+    assert!(matches!(
+        store.get_spec(account, spec.id).await,
+        Err(StoreError::NotFound { entity: "spec" })
+    ));
+    assert!(matches!(
+        store.get_run(account, run.id).await,
+        Err(StoreError::NotFound { entity: "run" })
+    ));
     assert!(matches!(store.delete_spec(account, spec.id).await, Err(StoreError::NotFound { .. })));
 }
 
@@ -162,12 +190,22 @@ pub(crate) async fn lists_are_paged_newest_first_with_totals(store: Arc<dyn Stor
     let account = account_with(&*store, 10_000).await;
     let mut specs = Vec::new();
     for i in 0..5 {
-        specs.push(store.create_spec(account, spec_content(&format!("spec {i}"), &["q"]), at(i)).await.unwrap());
+        specs.push(
+            store
+                .create_spec(account, spec_content(&format!("spec {i}"), &["q"]), at(i))
+                .await
+                .unwrap(),
+        );
         store.create_dataset(account, dataset(&format!("d{i}")), at(i)).await.unwrap();
     }
-    let names = |items: &[tt_store::SpecListItem]| items.iter().map(|i| i.spec.content.name().to_owned()).collect::<Vec<_>>();
+    let names = |items: &[tt_store::SpecListItem]| {
+        items.iter().map(|i| i.spec.content.name().to_owned()).collect::<Vec<_>>()
+    };
     let first = store.list_specs(account, page(1, 2)).await.unwrap();
-    assert_eq!((names(&first.items), first.total), (vec!["spec 4".to_owned(), "spec 3".to_owned()], 5));
+    assert_eq!(
+        (names(&first.items), first.total),
+        (vec!["spec 4".to_owned(), "spec 3".to_owned()], 5)
+    );
     let last = store.list_specs(account, page(3, 2)).await.unwrap();
     assert_eq!((names(&last.items), last.total), (vec!["spec 0".to_owned()], 5));
     assert!(store.list_specs(account, page(4, 2)).await.unwrap().items.is_empty());
@@ -181,7 +219,10 @@ pub(crate) async fn lists_are_paged_newest_first_with_totals(store: Arc<dyn Stor
     }
     let runs = store.list_runs(account, None, page(1, 3)).await.unwrap();
     assert_eq!(runs.total, 5);
-    assert_eq!(runs.items.iter().map(|r| r.spec_name.as_str()).collect::<Vec<_>>(), ["spec 4", "spec 3", "spec 2"]);
+    assert_eq!(
+        runs.items.iter().map(|r| r.spec_name.as_str()).collect::<Vec<_>>(),
+        ["spec 4", "spec 3", "spec 2"]
+    );
     let of_one = store.list_runs(account, Some(specs[1].id), PageRequest::default()).await.unwrap();
     assert_eq!(of_one.total, 1);
     assert_eq!(of_one.items[0].run.behavior_spec_id, specs[1].id);
@@ -208,18 +249,26 @@ pub(crate) async fn run_numbers_count_up_per_spec(store: Arc<dyn Store>) {
     assert_eq!(runs_of_a.items.iter().map(|r| r.run.run_number).collect::<Vec<_>>(), [3, 2, 1]);
 }
 
-pub(crate) async fn a_start_holds_credit_and_is_refused_beyond_the_available_credit(store: Arc<dyn Store>) {
+pub(crate) async fn a_start_holds_credit_and_is_refused_beyond_the_available_credit(
+    store: Arc<dyn Store>,
+) {
     let account = account_with(&*store, 100).await;
     let spec = store.create_spec(account, spec_content("s", &["q"]), at(1)).await.unwrap();
     let run = store.start_run(account, start_of(&spec, 60), at(2)).await.unwrap();
     assert_eq!(run.estimated_cost_cents, 60);
     let balance = store.balance(account).await.unwrap();
-    assert_eq!((balance.balance_cents, balance.reserved_cents, balance.available_cents()), (100, 60, 40));
+    assert_eq!(
+        (balance.balance_cents, balance.reserved_cents, balance.available_cents()),
+        (100, 60, 40)
+    );
     assert_eq!(balance.lifetime_topup_cents, 100);
 
     let refused = store.start_run(account, start_of(&spec, 41), at(3)).await.unwrap_err();
     assert!(
-        matches!(refused, StoreError::InsufficientCredits { required_cents: 41, available_cents: 40 }),
+        matches!(
+            refused,
+            StoreError::InsufficientCredits { required_cents: 41, available_cents: 40 }
+        ),
         "{refused:?}"
     );
     store.start_run(account, start_of(&spec, 40), at(4)).await.unwrap();
@@ -227,12 +276,26 @@ pub(crate) async fn a_start_holds_credit_and_is_refused_beyond_the_available_cre
     assert_eq!(store.balance(account).await.unwrap().available_cents(), 0);
 
     let entries = ledger(&*store, account).await;
-    assert_eq!(kinds(&entries), [(LedgerKind::Topup, 100), (LedgerKind::Hold, 60), (LedgerKind::Hold, 40), (LedgerKind::Hold, 0)]);
+    assert_eq!(
+        kinds(&entries),
+        [
+            (LedgerKind::Topup, 100),
+            (LedgerKind::Hold, 60),
+            (LedgerKind::Hold, 40),
+            (LedgerKind::Hold, 0)
+        ]
+    );
     let hold = &entries[2];
-    assert_eq!((hold.reference_id.clone(), hold.balance_after_cents), (Some(run.id.to_string()), 100));
+    assert_eq!(
+        (hold.reference_id.clone(), hold.balance_after_cents),
+        (Some(run.id.to_string()), 100)
+    );
     let events = store.list_events(account, run.id, 0).await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].event, RunLogEvent::Status { from: None, to: RunStatus::Preparing, message: None });
+    assert_eq!(
+        events[0].event,
+        RunLogEvent::Status { from: None, to: RunStatus::Preparing, message: None }
+    );
 }
 
 pub(crate) async fn a_completed_run_is_settled_once(store: Arc<dyn Store>) {
@@ -243,7 +306,10 @@ pub(crate) async fn a_completed_run_is_settled_once(store: Arc<dyn Store>) {
     let keys = store.evaluated_keys(&claimed.lease).await.unwrap();
     assert_eq!(keys.len(), 2);
 
-    let done = store.transition(&claimed.lease, RunEvent::Evaluated, evaluated(&evals, 30), at(50)).await.unwrap();
+    let done = store
+        .transition(&claimed.lease, RunEvent::Evaluated, evaluated(&evals, 30), at(50))
+        .await
+        .unwrap();
     assert_eq!(done.status(), RunStatus::Completed);
     assert_eq!((done.cost_cents, done.completed_at), (Some(30), Some(at(50))));
     let stored = store.get_run(account, claimed.run.id).await.unwrap();
@@ -253,11 +319,19 @@ pub(crate) async fn a_completed_run_is_settled_once(store: Arc<dyn Store>) {
     let balance = store.balance(account).await.unwrap();
     assert_eq!((balance.balance_cents, balance.reserved_cents), (70, 0));
     let entries = ledger(&*store, account).await;
-    let expected = [(LedgerKind::Topup, 100), (LedgerKind::Hold, 50), (LedgerKind::Release, 50), (LedgerKind::DebitRun, 30)];
+    let expected = [
+        (LedgerKind::Topup, 100),
+        (LedgerKind::Hold, 50),
+        (LedgerKind::Release, 50),
+        (LedgerKind::DebitRun, 30),
+    ];
     assert_eq!(kinds(&entries), expected);
     assert_eq!(entries[0].balance_after_cents, 70);
 
-    let twice = store.transition(&claimed.lease, RunEvent::Evaluated, evaluated(&evals, 30), at(60)).await.unwrap_err();
+    let twice = store
+        .transition(&claimed.lease, RunEvent::Evaluated, evaluated(&evals, 30), at(60))
+        .await
+        .unwrap_err();
     assert!(matches!(twice, StoreError::LeaseLost { .. }), "{twice:?}");
     assert_eq!(ledger(&*store, account).await, entries, "settling twice changes nothing");
 
@@ -279,15 +353,23 @@ pub(crate) async fn a_completed_run_is_settled_once(store: Arc<dyn Store>) {
     let listed = store.list_specs(account, PageRequest::default()).await.unwrap();
     assert_eq!(listed.items[0].latest_run_score, Some(0.65));
     store.release_lease(&claimed.lease, at(70)).await.unwrap();
-    assert!(store.claim_runs("worker-b", at(100), 1_000, 10).await.unwrap().is_empty(), "a finished run needs no work");
+    assert!(
+        store.claim_runs("worker-b", at(100), 1_000, 10).await.unwrap().is_empty(),
+        "a finished run needs no work"
+    );
 }
 
-pub(crate) async fn a_cost_beyond_the_hold_is_an_adjustment_that_may_go_negative(store: Arc<dyn Store>) {
+pub(crate) async fn a_cost_beyond_the_hold_is_an_adjustment_that_may_go_negative(
+    store: Arc<dyn Store>,
+) {
     let account = account_with(&*store, 60).await;
     let spec = store.create_spec(account, spec_content("s", &["a"]), at(1)).await.unwrap();
     let evals = [eval("a", 1.0)];
     let claimed = evaluating_run(&*store, account, &spec, 50, &evals).await;
-    store.transition(&claimed.lease, RunEvent::Evaluated, evaluated(&evals, 80), at(50)).await.unwrap();
+    store
+        .transition(&claimed.lease, RunEvent::Evaluated, evaluated(&evals, 80), at(50))
+        .await
+        .unwrap();
     let entries = ledger(&*store, account).await;
     let expected = [
         (LedgerKind::Topup, 60),
@@ -300,7 +382,10 @@ pub(crate) async fn a_cost_beyond_the_hold_is_an_adjustment_that_may_go_negative
     assert_eq!(entries[0].balance_after_cents, -20);
     assert_eq!(entries[0].reference_id, Some(claimed.run.id.to_string()));
     let balance = store.balance(account).await.unwrap();
-    assert_eq!((balance.balance_cents, balance.reserved_cents, balance.available_cents()), (-20, 0, -20));
+    assert_eq!(
+        (balance.balance_cents, balance.reserved_cents, balance.available_cents()),
+        (-20, 0, -20)
+    );
     assert_eq!(store.get_run(account, claimed.run.id).await.unwrap().cost_cents, Some(80));
 }
 
@@ -309,14 +394,24 @@ pub(crate) async fn a_failed_run_releases_its_hold_once(store: Arc<dyn Store>) {
     let spec = store.create_spec(account, spec_content("s", &["a"]), at(1)).await.unwrap();
     let run = store.start_run(account, start_of(&spec, 70), at(2)).await.unwrap();
     let claimed = claim_one(&*store, "w", at(3)).await;
-    let details = TransitionDetails { error: Some("trainer rejected the file".to_owned()), ..TransitionDetails::default() };
-    let failed = store.transition(&claimed.lease, RunEvent::Fail, details.clone(), at(4)).await.unwrap();
-    assert_eq!((failed.status(), failed.error.as_deref()), (RunStatus::Failed, Some("trainer rejected the file")));
+    let details = TransitionDetails {
+        error: Some("trainer rejected the file".to_owned()),
+        ..TransitionDetails::default()
+    };
+    let failed =
+        store.transition(&claimed.lease, RunEvent::Fail, details.clone(), at(4)).await.unwrap();
+    assert_eq!(
+        (failed.status(), failed.error.as_deref()),
+        (RunStatus::Failed, Some("trainer rejected the file"))
+    );
     assert_eq!(store.get_run(account, run.id).await.unwrap(), failed);
     let balance = store.balance(account).await.unwrap();
     assert_eq!((balance.balance_cents, balance.reserved_cents), (100, 0));
     let entries = ledger(&*store, account).await;
-    assert_eq!(kinds(&entries), [(LedgerKind::Topup, 100), (LedgerKind::Hold, 70), (LedgerKind::Release, 70)]);
+    assert_eq!(
+        kinds(&entries),
+        [(LedgerKind::Topup, 100), (LedgerKind::Hold, 70), (LedgerKind::Release, 70)]
+    );
 
     let again = store.transition(&claimed.lease, RunEvent::Fail, details, at(5)).await.unwrap_err();
     assert!(matches!(again, StoreError::LeaseLost { .. }), "{again:?}");
@@ -332,7 +427,9 @@ pub(crate) async fn a_failed_run_releases_its_hold_once(store: Arc<dyn Store>) {
     assert_eq!(last.iter().map(|e| e.event.clone()).collect::<Vec<_>>(), [expected]);
 }
 
-pub(crate) async fn a_cancelled_run_releases_its_hold_once_and_refuses_further_transitions(store: Arc<dyn Store>) {
+pub(crate) async fn a_cancelled_run_releases_its_hold_once_and_refuses_further_transitions(
+    store: Arc<dyn Store>,
+) {
     let account = account_with(&*store, 100).await;
     let spec = store.create_spec(account, spec_content("s", &["a"]), at(1)).await.unwrap();
     let run = store.start_run(account, start_of(&spec, 70), at(2)).await.unwrap();
@@ -340,7 +437,10 @@ pub(crate) async fn a_cancelled_run_releases_its_hold_once_and_refuses_further_t
     let cancelled = store.cancel_run(account, run.id, at(4)).await.unwrap();
     assert_eq!((cancelled.status(), cancelled.completed_at), (RunStatus::Cancelled, Some(at(4))));
     let entries = ledger(&*store, account).await;
-    assert_eq!(kinds(&entries), [(LedgerKind::Topup, 100), (LedgerKind::Hold, 70), (LedgerKind::Release, 70)]);
+    assert_eq!(
+        kinds(&entries),
+        [(LedgerKind::Topup, 100), (LedgerKind::Hold, 70), (LedgerKind::Release, 70)]
+    );
 
     let twice = store.cancel_run(account, run.id, at(5)).await.unwrap_err();
     assert!(
@@ -348,15 +448,25 @@ pub(crate) async fn a_cancelled_run_releases_its_hold_once_and_refuses_further_t
         "{twice:?}"
     );
     for event in [RunEvent::Prepared, RunEvent::Fail, RunEvent::Evaluated] {
-        let refused = store.transition(&claimed.lease, event, TransitionDetails::default(), at(6)).await.unwrap_err();
+        let refused = store
+            .transition(&claimed.lease, event, TransitionDetails::default(), at(6))
+            .await
+            .unwrap_err();
         assert!(matches!(refused, StoreError::LeaseLost { .. }), "{refused:?}");
     }
     let progress = RunProgress { attempts: Some(1), ..RunProgress::default() };
-    assert!(matches!(store.record_progress(&claimed.lease, progress, at(6)).await, Err(StoreError::LeaseLost { .. })));
+    assert!(matches!(
+        store.record_progress(&claimed.lease, progress, at(6)).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
     assert_eq!(ledger(&*store, account).await, entries);
     assert_eq!(store.balance(account).await.unwrap().available_cents(), 100);
     let seen = store.load_claimed(&claimed.lease, at(7)).await.unwrap();
-    assert_eq!(seen.run.status(), RunStatus::Cancelled, "the holder can still see the cancellation");
+    assert_eq!(
+        seen.run.status(),
+        RunStatus::Cancelled,
+        "the holder can still see the cancellation"
+    );
     assert!(!seen.work.provider_cancel_pending, "no provider job was recorded before training");
 }
 
@@ -369,14 +479,22 @@ pub(crate) async fn a_run_cancelled_while_training_is_claimable_until_the_provid
     let claimed = claim_one(&*store, "w", at(3)).await;
     let job = RunProgress { fine_tune_job_id: Some("ft-123".to_owned()), ..RunProgress::default() };
     store.record_progress(&claimed.lease, job, at(4)).await.unwrap();
-    store.transition(&claimed.lease, RunEvent::Prepared, TransitionDetails::default(), at(5)).await.unwrap();
+    store
+        .transition(&claimed.lease, RunEvent::Prepared, TransitionDetails::default(), at(5))
+        .await
+        .unwrap();
     store.release_lease(&claimed.lease, at(1_000_000)).await.unwrap();
-    assert!(store.claim_runs("w", at(6), 1_000, 10).await.unwrap().is_empty(), "not due until its wake-up time");
+    assert!(
+        store.claim_runs("w", at(6), 1_000, 10).await.unwrap().is_empty(),
+        "not due until its wake-up time"
+    );
 
     let mut notices = store.subscribe();
     store.cancel_run(account, run.id, at(7)).await.unwrap();
     let mut heard_ready = false;
-    while let Ok(Ok(notice)) = tokio::time::timeout(std::time::Duration::from_secs(5), notices.recv()).await {
+    while let Ok(Ok(notice)) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), notices.recv()).await
+    {
         if notice == StoreNotice::RunReady(run.id) {
             heard_ready = true;
             break;
@@ -399,7 +517,9 @@ pub(crate) async fn an_event_that_does_not_apply_is_an_invalid_transition(store:
     let spec = store.create_spec(account, spec_content("s", &["a"]), at(1)).await.unwrap();
     store.start_run(account, start_of(&spec, 10), at(2)).await.unwrap();
     let claimed = claim_one(&*store, "w", at(3)).await;
-    let refused = store.transition(&claimed.lease, RunEvent::Trained, TransitionDetails::default(), at(4)).await;
+    let refused = store
+        .transition(&claimed.lease, RunEvent::Trained, TransitionDetails::default(), at(4))
+        .await;
     assert!(matches!(
         refused,
         Err(StoreError::InvalidTransition(t)) if t.from == RunStatus::Preparing && t.event == RunEvent::Trained
@@ -420,9 +540,13 @@ pub(crate) async fn another_account_sees_none_of_the_resources(store: Arc<dyn St
     let dataset = store.create_dataset(owner, dataset("mine"), at(5)).await.unwrap();
     let key = store.create_api_key(owner, "k", "OOOOOOOO", [1; 32], at(6)).await.unwrap();
 
-    let not_found = |result: Result<(), StoreError>| assert!(matches!(result, Err(StoreError::NotFound { .. })), "{result:?}");
+    let not_found = |result: Result<(), StoreError>| {
+        assert!(matches!(result, Err(StoreError::NotFound { .. })), "{result:?}")
+    };
     not_found(store.get_spec(other, spec.id).await.map(drop));
-    not_found(store.update_spec(other, spec.id, spec_content("theirs", &["a"]), at(7)).await.map(drop));
+    not_found(
+        store.update_spec(other, spec.id, spec_content("theirs", &["a"]), at(7)).await.map(drop),
+    );
     not_found(store.delete_spec(other, spec.id).await);
     not_found(store.start_run(other, start_of(&spec, 1), at(7)).await.map(drop));
     not_found(store.get_run(other, run.id).await.map(drop));
@@ -438,19 +562,29 @@ pub(crate) async fn another_account_sees_none_of_the_resources(store: Arc<dyn St
 
     assert_eq!(store.list_specs(other, PageRequest::default()).await.unwrap().total, 0);
     assert_eq!(store.list_runs(other, None, PageRequest::default()).await.unwrap().total, 0);
-    assert_eq!(store.list_runs(other, Some(spec.id), PageRequest::default()).await.unwrap().total, 0);
+    assert_eq!(
+        store.list_runs(other, Some(spec.id), PageRequest::default()).await.unwrap().total,
+        0
+    );
     assert_eq!(store.list_datasets(other, PageRequest::default()).await.unwrap().total, 0);
     assert_eq!(store.list_models(other, PageRequest::default()).await.unwrap().total, 0);
     assert!(store.list_api_keys(other).await.unwrap().is_empty());
-    assert_eq!(store.list_transactions(other, PageRequest::default()).await.unwrap().total, 1, "only its own top-up");
+    assert_eq!(
+        store.list_transactions(other, PageRequest::default()).await.unwrap().total,
+        1,
+        "only its own top-up"
+    );
 
-    assert_eq!(store.get_run(owner, run.id).await.unwrap().status(), RunStatus::Preparing, "still running");
+    assert_eq!(
+        store.get_run(owner, run.id).await.unwrap().status(),
+        RunStatus::Preparing,
+        "still running"
+    );
     assert_eq!(store.get_spec(owner, spec.id).await.unwrap().content.name(), "mine");
-    assert_eq!(store.check_api_key("OOOOOOOO", [1; 32], at(8)).await.unwrap(), KeyCheck::Valid {
-        account_id: owner,
-        key_id: key.id,
-        is_admin: false
-    });
+    assert_eq!(
+        store.check_api_key("OOOOOOOO", [1; 32], at(8)).await.unwrap(),
+        KeyCheck::Valid { account_id: owner, key_id: key.id, is_admin: false }
+    );
 }
 
 pub(crate) async fn worker_writes_are_fenced_by_the_lease(store: Arc<dyn Store>) {
@@ -459,7 +593,10 @@ pub(crate) async fn worker_writes_are_fenced_by_the_lease(store: Arc<dyn Store>)
     let run = store.start_run(account, start_of(&spec, 10), at(2)).await.unwrap();
     let claimed = claim_one(&*store, "w", at(1_000)).await;
     assert_eq!((claimed.lease.owner.as_str(), claimed.lease.expires_at), ("w", at(61_000)));
-    assert!(store.claim_runs("w2", at(1_001), 1_000, 10).await.unwrap().is_empty(), "a held run is not claimable");
+    assert!(
+        store.claim_runs("w2", at(1_001), 1_000, 10).await.unwrap().is_empty(),
+        "a held run is not claimable"
+    );
 
     let progress = RunProgress {
         provider_file_id: Some("file-1".to_owned()),
@@ -473,10 +610,14 @@ pub(crate) async fn worker_writes_are_fenced_by_the_lease(store: Arc<dyn Store>)
     store.record_progress(&claimed.lease, RunProgress::default(), at(1_150)).await.unwrap();
     let work = store.load_claimed(&claimed.lease, at(1_200)).await.unwrap().work;
     assert_eq!(work.provider_file_id.as_deref(), Some("file-1"));
-    assert_eq!((work.provider_events_seen, work.training_tokens, work.attempts), (3, Some(12_345), 2));
+    assert_eq!(
+        (work.provider_events_seen, work.training_tokens, work.attempts),
+        (3, Some(12_345), 2)
+    );
     assert_eq!(work.trainer.as_deref(), Some("local"));
 
-    let dataset_id = store.attach_dataset(&claimed.lease, dataset("s - Run #1"), at(1_300)).await.unwrap();
+    let dataset_id =
+        store.attach_dataset(&claimed.lease, dataset("s - Run #1"), at(1_300)).await.unwrap();
     let again = store.attach_dataset(&claimed.lease, dataset("other"), at(1_301)).await.unwrap();
     assert_eq!(again, dataset_id, "a second attach returns the first dataset");
     let stored = store.get_dataset(account, dataset_id).await.unwrap();
@@ -484,7 +625,10 @@ pub(crate) async fn worker_writes_are_fenced_by_the_lease(store: Arc<dyn Store>)
     let model_id = store.attach_model(&claimed.lease, model(), at(1_400)).await.unwrap();
     assert_eq!(store.attach_model(&claimed.lease, model(), at(1_401)).await.unwrap(), model_id);
     let model = store.get_model(account, model_id).await.unwrap();
-    assert_eq!((model.run_id, model.behavior_spec_id, model.name.as_str()), (Some(run.id), Some(spec.id), "tiny-ft-abc"));
+    assert_eq!(
+        (model.run_id, model.behavior_spec_id, model.name.as_str()),
+        (Some(run.id), Some(spec.id), "tiny-ft-abc")
+    );
     assert_eq!(store.list_models(account, PageRequest::default()).await.unwrap().items, [model]);
     let linked = store.get_run(account, run.id).await.unwrap();
     assert_eq!((linked.dataset_id, linked.model_id), (Some(dataset_id), Some(model_id)));
@@ -502,8 +646,14 @@ pub(crate) async fn worker_writes_are_fenced_by_the_lease(store: Arc<dyn Store>)
     assert_eq!(renewed.expires_at, at(110_000));
     store.record_progress(&renewed, RunProgress::default(), at(100_000)).await.unwrap();
     let expired = store.record_progress(&renewed, RunProgress::default(), at(110_000)).await;
-    assert!(matches!(expired, Err(StoreError::LeaseLost { .. })), "an expired lease writes nothing");
-    assert!(matches!(store.renew_lease(&renewed, at(110_001), 1_000).await, Err(StoreError::LeaseLost { .. })));
+    assert!(
+        matches!(expired, Err(StoreError::LeaseLost { .. })),
+        "an expired lease writes nothing"
+    );
+    assert!(matches!(
+        store.renew_lease(&renewed, at(110_001), 1_000).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
 
     let fresh = store.renew_lease(&claimed.lease, at(60_000), 60_000).await;
     assert!(fresh.is_ok(), "renewing with the same owner and token within the lease is fine");
@@ -518,9 +668,15 @@ pub(crate) async fn worker_writes_are_fenced_by_the_lease(store: Arc<dyn Store>)
         store.load_claimed(&renewed, at(100_001)).await.map(drop),
     ];
     for result in released {
-        assert!(matches!(result, Err(StoreError::LeaseLost { run_id }) if run_id == run.id), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::LeaseLost { run_id }) if run_id == run.id),
+            "{result:?}"
+        );
     }
-    assert!(store.claim_runs("w2", at(199_999), 1_000, 10).await.unwrap().is_empty(), "asleep until its wake-up");
+    assert!(
+        store.claim_runs("w2", at(199_999), 1_000, 10).await.unwrap().is_empty(),
+        "asleep until its wake-up"
+    );
     let next = claim_one(&*store, "w2", at(200_000)).await;
     assert_eq!(next.lease.token, claimed.lease.token + 1);
 }
@@ -536,22 +692,42 @@ pub(crate) async fn datasets_round_trip_with_their_findings(store: Arc<dyn Store
         errors: vec![JsonlIssue { line: 1, reason: "not valid JSON".to_owned() }],
     };
     let created = store.create_dataset(account, upload.clone(), at(1)).await.unwrap();
-    assert_eq!((created.format, created.file_size_bytes, created.run_id), ("jsonl", upload.content.len() as u64, None));
+    assert_eq!(
+        (created.format, created.file_size_bytes, created.run_id),
+        ("jsonl", upload.content.len() as u64, None)
+    );
     assert_eq!(store.get_dataset(account, created.id).await.unwrap(), created);
     assert_eq!(store.dataset_content(account, created.id).await.unwrap(), upload.content);
-    assert_eq!(store.list_datasets(account, PageRequest::default()).await.unwrap().items, std::slice::from_ref(&created));
+    assert_eq!(
+        store.list_datasets(account, PageRequest::default()).await.unwrap().items,
+        std::slice::from_ref(&created)
+    );
     store.delete_dataset(account, created.id).await.unwrap();
-    assert!(matches!(store.get_dataset(account, created.id).await, Err(StoreError::NotFound { entity: "dataset" })));
-    assert!(matches!(store.delete_dataset(account, created.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.get_dataset(account, created.id).await,
+        Err(StoreError::NotFound { entity: "dataset" })
+    ));
+    assert!(matches!(
+        store.delete_dataset(account, created.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
-pub(crate) async fn previous_scores_come_from_the_last_completed_run_of_the_spec(store: Arc<dyn Store>) {
+pub(crate) async fn previous_scores_come_from_the_last_completed_run_of_the_spec(
+    store: Arc<dyn Store>,
+) {
     let account = account_with(&*store, 1_000).await;
     let spec = store.create_spec(account, spec_content("s", &["a", "b"]), at(1)).await.unwrap();
     let first_evals = [eval("a", 0.5), eval("b", 0.9)];
     let first = evaluating_run(&*store, account, &spec, 10, &first_evals).await;
-    assert!(store.previous_scores(&first.lease).await.unwrap().is_empty(), "the first run has nothing to compare");
-    store.transition(&first.lease, RunEvent::Evaluated, evaluated(&first_evals, 5), at(50)).await.unwrap();
+    assert!(
+        store.previous_scores(&first.lease).await.unwrap().is_empty(),
+        "the first run has nothing to compare"
+    );
+    store
+        .transition(&first.lease, RunEvent::Evaluated, evaluated(&first_evals, 5), at(50))
+        .await
+        .unwrap();
     store.release_lease(&first.lease, at(51)).await.unwrap();
 
     let failed = store.start_run(account, start_of(&spec, 10), at(60)).await.unwrap();
@@ -578,7 +754,8 @@ pub(crate) async fn subscribers_hear_of_starts_and_events(store: Arc<dyn Store>)
     let mut notices = store.subscribe();
     let run = store.start_run(account, start_of(&spec, 10), at(2)).await.unwrap();
     let claimed = claim_one(&*store, "w", at(3)).await;
-    let event = RunLogEvent::Progress { stage: tt_domain::Stage::Preparing, progress: Default::default() };
+    let event =
+        RunLogEvent::Progress { stage: tt_domain::Stage::Preparing, progress: Default::default() };
     let seq = store.append_event(&claimed.lease, &event, at(4)).await.unwrap();
 
     let wanted = [StoreNotice::RunReady(run.id), StoreNotice::Event { run_id: run.id, seq }];

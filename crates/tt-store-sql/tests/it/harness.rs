@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use sqlx::Connection;
 use tt_domain::{AccountId, Example, Hyperparameters, SpecContent, SpecDraft, Timestamp};
-use tt_store::{ClaimedRun, PgStore, SqliteStore, StartRun, Store};
+use tt_store::{ClaimedRun, StartRun, Store};
+use tt_store_sql::{PgStore, SqliteStore};
 
 /// A store and whatever must live as long as it.
 pub(crate) struct Backend {
@@ -36,14 +37,19 @@ pub(crate) async fn sqlite() -> Backend {
 /// `TT_TEST_POSTGRES_URL` is not set. With it set, an unreachable server fails the test.
 pub(crate) async fn postgres() -> Option<Backend> {
     let Ok(admin_url) = std::env::var("TT_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: TT_TEST_POSTGRES_URL is not set, so the PostgreSQL variant did not run");
+        eprintln!(
+            "skipped: TT_TEST_POSTGRES_URL is not set, so the PostgreSQL variant did not run"
+        );
         return None;
     };
     let name = format!("tt_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|err| {
+        panic!("TT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached: {err}")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
         .await
-        .unwrap_or_else(|err| panic!("TT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached: {err}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+        .unwrap();
     admin.close().await.unwrap();
     let store = PgStore::connect(&database_url(&admin_url, &name)).await.unwrap();
     Some(Backend { store: Arc::new(store), _dir: None, url: Some(database_url(&admin_url, &name)) })
@@ -51,7 +57,8 @@ pub(crate) async fn postgres() -> Option<Backend> {
 
 /// `admin_url` with its database name replaced by `name`.
 fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(base, query)| (base, Some(query)));
+    let (base, query) =
+        admin_url.split_once('?').map_or((admin_url, None), |(base, query)| (base, Some(query)));
     let authority_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[authority_end..].find('/') {
         Some(slash) => &base[..authority_end + slash],
@@ -74,7 +81,10 @@ pub(crate) fn spec_content(name: &str, inputs: &[&str]) -> SpecContent {
         name: name.to_owned(),
         examples: inputs
             .iter()
-            .map(|input| Example { input: (*input).to_owned(), output: format!("answer to {input}") })
+            .map(|input| Example {
+                input: (*input).to_owned(),
+                output: format!("answer to {input}"),
+            })
             .collect(),
         ..SpecDraft::default()
     }
@@ -114,6 +124,9 @@ fn the_test_database_url_keeps_the_server_and_the_options() {
         database_url("postgres://postgres@127.0.0.1:5432/postgres", "tt_x"),
         "postgres://postgres@127.0.0.1:5432/tt_x"
     );
-    assert_eq!(database_url("postgres://u@h/db?sslmode=disable", "tt_x"), "postgres://u@h/tt_x?sslmode=disable");
+    assert_eq!(
+        database_url("postgres://u@h/db?sslmode=disable", "tt_x"),
+        "postgres://u@h/tt_x?sslmode=disable"
+    );
     assert_eq!(database_url("postgres://u@h", "tt_x"), "postgres://u@h/tt_x");
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use sqlx::Connection;
 use tt_domain::{AccountId, Example, Hyperparameters, SpecDraft, Timestamp};
-use tt_store::{PgStore, SqliteStore, StartRun, Store};
+use tt_store::{StartRun, Store};
+use tt_store_sql::{PgStore, SqliteStore};
 
 /// Runs started (and then claimed) per measurement.
 const RUNS: usize = 2_000;
@@ -102,7 +103,13 @@ async fn measure(backend: &'static str, store: Arc<dyn Store>, figures: &mut Vec
         let seconds = starts(&store, clients).await;
         figures.push(Figure { backend, operation: "start_run", clients, ops: RUNS, seconds });
         let (ops, seconds) = claims(&store, clients).await;
-        figures.push(Figure { backend, operation: "claim_runs (1 per claim)", clients, ops, seconds });
+        figures.push(Figure {
+            backend,
+            operation: "claim_runs (1 per claim)",
+            clients,
+            ops,
+            seconds,
+        });
     }
 }
 
@@ -110,7 +117,10 @@ async fn postgres() -> Option<Arc<dyn Store>> {
     let admin_url = std::env::var("TT_TEST_POSTGRES_URL").ok()?;
     let name = format!("tt_bench_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL reachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create");
     let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
     Some(Arc::new(PgStore::connect(&format!("{base}/{name}")).await.expect("connect")))
 }
@@ -119,7 +129,9 @@ async fn postgres() -> Option<Arc<dyn Store>> {
 async fn main() {
     let mut figures = Vec::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = SqliteStore::open(dir.path().join("bench.db").to_str().expect("utf-8 path")).await.expect("open");
+    let sqlite = SqliteStore::open(dir.path().join("bench.db").to_str().expect("utf-8 path"))
+        .await
+        .expect("open");
     measure("sqlite", Arc::new(sqlite), &mut figures).await;
     let postgres = postgres().await;
     let skipped = postgres.is_none();

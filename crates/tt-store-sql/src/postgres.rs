@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::rows::{active_statuses, db_error, run_columns};
 use crate::shared::{decode_notice, impl_store};
-use crate::store::{StoreError, StoreNotice};
+use tt_store::{StoreError, StoreNotice};
 
 /// The PostgreSQL schema, embedded.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -22,7 +22,7 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// The `LISTEN/NOTIFY` channel for change hints.
 const CHANNEL: &str = "tt_store";
 
-/// A [`Store`](crate::Store) on a PostgreSQL database.
+/// A [`Store`](tt_store::Store) on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -41,9 +41,9 @@ impl Drop for ListenerTask {
 }
 
 impl PgStore {
-    const LOCK_ACCOUNT_SQL: &'static str =
-        "SELECT balance_cents, reserved_cents, lifetime_topup_cents FROM accounts WHERE id = $1 FOR UPDATE";
-    const LOCK_RUN_SQL: &'static str = concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1 FOR UPDATE");
+    const LOCK_ACCOUNT_SQL: &'static str = "SELECT balance_cents, reserved_cents, lifetime_topup_cents FROM accounts WHERE id = $1 FOR UPDATE";
+    const LOCK_RUN_SQL: &'static str =
+        concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1 FOR UPDATE");
     const CLAIM_SQL: &'static str = concat!(
         "UPDATE runs SET lease_owner = $1, lease_token = lease_token + 1, lease_expires_at = $3, next_wake_at = $3 ",
         "WHERE id IN (SELECT id FROM runs WHERE (status IN ",

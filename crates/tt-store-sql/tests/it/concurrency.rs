@@ -35,8 +35,14 @@ pub(crate) async fn fifty_concurrent_starts_never_overspend(store: Arc<dyn Store
     assert_eq!(numbers, (1..=10).collect::<Vec<u32>>());
     assert_eq!(refused, 40);
     let balance = store.balance(account).await.unwrap();
-    assert_eq!((balance.balance_cents, balance.reserved_cents, balance.available_cents()), (100, 100, 0));
-    let entries = store.list_transactions(account, tt_store::PageRequest { page: 1, per_page: 100 }).await.unwrap();
+    assert_eq!(
+        (balance.balance_cents, balance.reserved_cents, balance.available_cents()),
+        (100, 100, 0)
+    );
+    let entries = store
+        .list_transactions(account, tt_store::PageRequest { page: 1, per_page: 100 })
+        .await
+        .unwrap();
     assert_eq!(entries.total, 11);
     assert!(entries.items.iter().all(|entry| entry.balance_after_cents == 100));
 }
@@ -60,7 +66,10 @@ pub(crate) async fn concurrent_claims_never_hand_one_run_to_two_workers(store: A
                     }
                     for run in &claimed {
                         assert_eq!(run.lease.owner, owner);
-                        store.record_progress(&run.lease, RunProgress::default(), at(1_001)).await.unwrap();
+                        store
+                            .record_progress(&run.lease, RunProgress::default(), at(1_001))
+                            .await
+                            .unwrap();
                     }
                     held.extend(claimed.into_iter().map(|run| run.run.id));
                     tokio::task::yield_now().await;
@@ -76,21 +85,36 @@ pub(crate) async fn concurrent_claims_never_hand_one_run_to_two_workers(store: A
     assert_eq!((all.len(), distinct.len()), (30, 30), "every run claimed exactly once");
 }
 
-pub(crate) async fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_out(store: Arc<dyn Store>) {
+pub(crate) async fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_out(
+    store: Arc<dyn Store>,
+) {
     let account = account_with(&*store, 100).await;
     let spec = store.create_spec(account, spec_content("s", &["a"]), at(1)).await.unwrap();
     let run = store.start_run(account, start_of(&spec, 10), at(2)).await.unwrap();
     let old = store.claim_runs("old", at(1_000), 5_000, 1).await.unwrap().remove(0);
-    assert!(store.claim_runs("new", at(5_999), 5_000, 1).await.unwrap().is_empty(), "not expired yet");
+    assert!(
+        store.claim_runs("new", at(5_999), 5_000, 1).await.unwrap().is_empty(),
+        "not expired yet"
+    );
     let new = claim_one(&*store, "new", at(6_000)).await;
     assert_eq!((new.run.id, new.lease.token), (run.id, old.lease.token + 1));
 
-    let lost = |result: Result<(), StoreError>| assert!(matches!(result, Err(StoreError::LeaseLost { .. })), "{result:?}");
+    let lost = |result: Result<(), StoreError>| {
+        assert!(matches!(result, Err(StoreError::LeaseLost { .. })), "{result:?}")
+    };
     lost(store.record_progress(&old.lease, RunProgress::default(), at(5_500)).await);
-    lost(store.transition(&old.lease, RunEvent::Prepared, TransitionDetails::default(), at(5_500)).await.map(drop));
+    lost(
+        store
+            .transition(&old.lease, RunEvent::Prepared, TransitionDetails::default(), at(5_500))
+            .await
+            .map(drop),
+    );
     lost(store.renew_lease(&old.lease, at(5_500), 5_000).await.map(drop));
     lost(store.release_lease(&old.lease, at(5_500)).await);
 
-    let moved = store.transition(&new.lease, RunEvent::Prepared, TransitionDetails::default(), at(6_100)).await.unwrap();
+    let moved = store
+        .transition(&new.lease, RunEvent::Prepared, TransitionDetails::default(), at(6_100))
+        .await
+        .unwrap();
     assert_eq!(moved.status(), tt_domain::RunStatus::Training);
 }

@@ -64,9 +64,15 @@ async fn postgres_a_second_server_hears_of_starts_and_events_through_notify() {
     let (first, second) = (backend.store(), backend.second_server().await);
     let mut heard = second.subscribe();
     let account = harness::account_with(&*first, 100).await;
-    let spec = first.create_spec(account, harness::spec_content("s", &["a"]), harness::at(1)).await.unwrap();
+    let spec = first
+        .create_spec(account, harness::spec_content("s", &["a"]), harness::at(1))
+        .await
+        .unwrap();
     let run = first.start_run(account, harness::start_of(&spec, 10), harness::at(2)).await.unwrap();
-    let mut wanted = vec![tt_store::StoreNotice::RunReady(run.id), tt_store::StoreNotice::Event { run_id: run.id, seq: 1 }];
+    let mut wanted = vec![
+        tt_store::StoreNotice::RunReady(run.id),
+        tt_store::StoreNotice::Event { run_id: run.id, seq: 1 },
+    ];
     while !wanted.is_empty() {
         let notice = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
             .await

@@ -8,12 +8,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tokio::sync::broadcast;
 
 use crate::rows::{active_statuses, db_error, run_columns};
 use crate::shared::impl_store;
-use crate::store::{StoreError, StoreNotice};
+use tt_store::{StoreError, StoreNotice};
 
 /// The SQLite schema, embedded.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -21,7 +23,7 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// How long a writer waits for the write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A [`Store`](crate::Store) on a SQLite file.
+/// A [`Store`](tt_store::Store) on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -31,7 +33,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     const LOCK_ACCOUNT_SQL: &'static str =
         "SELECT balance_cents, reserved_cents, lifetime_topup_cents FROM accounts WHERE id = $1";
-    const LOCK_RUN_SQL: &'static str = concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1");
+    const LOCK_RUN_SQL: &'static str =
+        concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1");
     const CLAIM_SQL: &'static str = concat!(
         "UPDATE runs SET lease_owner = $1, lease_token = lease_token + 1, lease_expires_at = $3, next_wake_at = $3 ",
         "WHERE id IN (SELECT id FROM runs WHERE (status IN ",
@@ -67,7 +70,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(db_error)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
         MIGRATOR.run(&pool).await.map_err(|err| StoreError::Backend(Box::new(err)))?;
         let (notices, _) = broadcast::channel(1024);
         Ok(Self { pool, notices })

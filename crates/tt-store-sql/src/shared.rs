@@ -1,4 +1,4 @@
-//! The [`Store`](crate::Store) implementation shared by both backends.
+//! The [`Store`](tt_store::Store) implementation shared by both backends.
 //!
 //! The SQL below is portable (`$n` placeholders, `RETURNING`, `ON CONFLICT`), so it is
 //! written once, in [`impl_store!`], and expanded for each backend's concrete pool type. What
@@ -19,7 +19,7 @@
 
 use tt_domain::RunStatus;
 
-use crate::store::{PageRequest, StoreNotice};
+use tt_store::{PageRequest, StoreNotice};
 
 /// `LIMIT` and `OFFSET` for a page, with `per_page` clamped to 1–100.
 pub(crate) fn limits(page: PageRequest) -> (i64, i64) {
@@ -53,7 +53,7 @@ pub(crate) fn provider_cancel_needed(from: RunStatus, fine_tune_job_id: Option<&
     from == RunStatus::Training || (from == RunStatus::Preparing && fine_tune_job_id.is_some())
 }
 
-/// Implements [`Store`](crate::Store) for `$store`, whose `pool` field is a pool of `$db`.
+/// Implements [`Store`](tt_store::Store) for `$store`, whose `pool` field is a pool of `$db`.
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         type Tx = sqlx::Transaction<'static, $db>;
@@ -63,7 +63,7 @@ macro_rules! impl_store {
             async fn locked_balance(
                 tx: &mut Tx,
                 account: tt_domain::AccountId,
-            ) -> Result<Option<tt_domain::Balance>, $crate::StoreError> {
+            ) -> Result<Option<tt_domain::Balance>, tt_store::StoreError> {
                 let row: Option<$crate::rows::BalanceRow> = sqlx::query_as(Self::LOCK_ACCOUNT_SQL)
                     .bind(account.to_string())
                     .fetch_optional(&mut **tx)
@@ -81,7 +81,7 @@ macro_rules! impl_store {
                 amount_cents: tt_domain::Cents,
                 reference: Option<tt_domain::RunId>,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::Balance, $crate::StoreError> {
+            ) -> Result<tt_domain::Balance, tt_store::StoreError> {
                 let after = balance.after(kind, amount_cents);
                 sqlx::query(
                     "INSERT INTO ledger (id, account_id, kind, amount_cents, balance_after_cents, reference_id, \
@@ -112,7 +112,7 @@ macro_rules! impl_store {
             }
 
             /// Whether the run's hold was already given back (released or settled).
-            async fn hold_released(tx: &mut Tx, run: tt_domain::RunId) -> Result<bool, $crate::StoreError> {
+            async fn hold_released(tx: &mut Tx, run: tt_domain::RunId) -> Result<bool, tt_store::StoreError> {
                 let released: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM ledger WHERE reference_id = $1 AND kind = 'release'")
                         .bind(run.to_string())
@@ -130,7 +130,7 @@ macro_rules! impl_store {
                 balance: tt_domain::Balance,
                 actual_cents: Option<tt_domain::Cents>,
                 now: tt_domain::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 use tt_domain::LedgerKind;
                 if Self::hold_released(tx, run.id).await? {
                     return Ok(());
@@ -170,7 +170,7 @@ macro_rules! impl_store {
                 run: tt_domain::RunId,
                 event: &tt_domain::RunLogEvent,
                 now: tt_domain::Timestamp,
-            ) -> Result<i64, $crate::StoreError> {
+            ) -> Result<i64, tt_store::StoreError> {
                 let seq: i64 = sqlx::query_scalar(
                     "UPDATE runs SET last_event_seq = last_event_seq + 1 WHERE id = $1 RETURNING last_event_seq",
                 )
@@ -188,7 +188,7 @@ macro_rules! impl_store {
                 seq: i64,
                 event: &tt_domain::RunLogEvent,
                 now: tt_domain::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 sqlx::query("INSERT INTO run_events (run_id, seq, event, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(run.to_string())
                     .bind(seq)
@@ -204,7 +204,7 @@ macro_rules! impl_store {
             async fn locked_run(
                 tx: &mut Tx,
                 run: tt_domain::RunId,
-            ) -> Result<Option<$crate::rows::RunRow>, $crate::StoreError> {
+            ) -> Result<Option<$crate::rows::RunRow>, tt_store::StoreError> {
                 sqlx::query_as(Self::LOCK_RUN_SQL)
                     .bind(run.to_string())
                     .fetch_optional(&mut **tx)
@@ -214,7 +214,7 @@ macro_rules! impl_store {
 
             /// Checks `lease` against the run's row without an expiry check (for writes
             /// that carry no `now`): the owner and token must still match.
-            async fn check_holder(&self, lease: &$crate::Lease) -> Result<$crate::rows::RunRow, $crate::StoreError> {
+            async fn check_holder(&self, lease: &tt_store::Lease) -> Result<$crate::rows::RunRow, tt_store::StoreError> {
                 let row: Option<$crate::rows::RunRow> = sqlx::query_as(concat!(
                     "SELECT ",
                     $crate::rows::run_columns!(),
@@ -226,17 +226,17 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::LeaseLost { run_id: lease.run_id })
+                row.ok_or(tt_store::StoreError::LeaseLost { run_id: lease.run_id })
             }
 
             /// Locks the leased run for a worker write: the lease must be current and the
             /// run not terminal. Locks the account first, as every credit transaction does.
             async fn lock_leased(
                 tx: &mut Tx,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 now: tt_domain::Timestamp,
-            ) -> Result<($crate::rows::RunRow, tt_domain::Balance), $crate::StoreError> {
-                let lost = || $crate::StoreError::LeaseLost { run_id: lease.run_id };
+            ) -> Result<($crate::rows::RunRow, tt_domain::Balance), tt_store::StoreError> {
+                let lost = || tt_store::StoreError::LeaseLost { run_id: lease.run_id };
                 let account: Option<String> = sqlx::query_scalar("SELECT account_id FROM runs WHERE id = $1")
                     .bind(lease.run_id.to_string())
                     .fetch_optional(&mut **tx)
@@ -252,7 +252,7 @@ macro_rules! impl_store {
                 Ok((row, balance))
             }
 
-            async fn total(&self, sql: &'static str, account: tt_domain::AccountId) -> Result<u64, $crate::StoreError> {
+            async fn total(&self, sql: &'static str, account: tt_domain::AccountId) -> Result<u64, tt_store::StoreError> {
                 let total: i64 = sqlx::query_scalar(sql)
                     .bind(account.to_string())
                     .fetch_one(&self.pool)
@@ -266,19 +266,19 @@ macro_rules! impl_store {
                 &self,
                 account: tt_domain::AccountId,
                 run: tt_domain::RunId,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let found: Option<String> = sqlx::query_scalar("SELECT id FROM runs WHERE id = $1 AND account_id = $2")
                     .bind(run.to_string())
                     .bind(account.to_string())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::rows::db_error)?;
-                found.map(|_| ()).ok_or($crate::StoreError::NotFound { entity: "run" })
+                found.map(|_| ()).ok_or(tt_store::StoreError::NotFound { entity: "run" })
             }
 
             /// Commits, delivering `notices` once the changes are visible: through `NOTIFY`
             /// (sent at commit) where the backend has it, else on the in-process channel.
-            async fn finish(&self, mut tx: Tx, notices: &[$crate::StoreNotice]) -> Result<(), $crate::StoreError> {
+            async fn finish(&self, mut tx: Tx, notices: &[tt_store::StoreNotice]) -> Result<(), tt_store::StoreError> {
                 if let Some(sql) = Self::NOTIFY_SQL {
                     for notice in notices {
                         sqlx::query(sql)
@@ -300,12 +300,12 @@ macro_rules! impl_store {
         }
 
         #[async_trait::async_trait]
-        impl $crate::Store for $store {
-            fn subscribe(&self) -> tokio::sync::broadcast::Receiver<$crate::StoreNotice> {
+        impl tt_store::Store for $store {
+            fn subscribe(&self) -> tokio::sync::broadcast::Receiver<tt_store::StoreNotice> {
                 self.notices.subscribe()
             }
 
-            async fn ping(&self) -> Result<(), $crate::StoreError> {
+            async fn ping(&self) -> Result<(), tt_store::StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err($crate::rows::db_error)?;
                 Ok(())
             }
@@ -317,7 +317,7 @@ macro_rules! impl_store {
                 name: &str,
                 is_admin: bool,
                 now: tt_domain::Timestamp,
-            ) -> Result<$crate::Account, $crate::StoreError> {
+            ) -> Result<tt_store::Account, tt_store::StoreError> {
                 let id = tt_domain::AccountId::from_uuid($crate::rows::new_uuid());
                 sqlx::query("INSERT INTO accounts (id, name, is_admin, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(id.to_string())
@@ -327,17 +327,17 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await
                     .map_err($crate::rows::db_error)?;
-                Ok($crate::Account { id, name: name.to_owned(), is_admin, created_at: now })
+                Ok(tt_store::Account { id, name: name.to_owned(), is_admin, created_at: now })
             }
 
-            async fn get_account(&self, account: tt_domain::AccountId) -> Result<$crate::Account, $crate::StoreError> {
+            async fn get_account(&self, account: tt_domain::AccountId) -> Result<tt_store::Account, tt_store::StoreError> {
                 let row: Option<$crate::rows::AccountRow> =
                     sqlx::query_as("SELECT id, name, is_admin, created_at FROM accounts WHERE id = $1")
                         .bind(account.to_string())
                         .fetch_optional(&self.pool)
                         .await
                         .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "account" })?.into_account()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "account" })?.into_account()
             }
 
             async fn create_api_key(
@@ -347,7 +347,7 @@ macro_rules! impl_store {
                 prefix: &str,
                 hash: [u8; 32],
                 now: tt_domain::Timestamp,
-            ) -> Result<$crate::ApiKeyRecord, $crate::StoreError> {
+            ) -> Result<tt_store::ApiKeyRecord, tt_store::StoreError> {
                 let id = tt_domain::ApiKeyId::from_uuid($crate::rows::new_uuid());
                 sqlx::query(
                     "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at) \
@@ -362,7 +362,7 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await
                 .map_err($crate::rows::key_insert_error)?;
-                Ok($crate::ApiKeyRecord {
+                Ok(tt_store::ApiKeyRecord {
                     id,
                     account_id: account,
                     name: name.to_owned(),
@@ -378,7 +378,7 @@ macro_rules! impl_store {
                 prefix: &str,
                 hash: [u8; 32],
                 now: tt_domain::Timestamp,
-            ) -> Result<$crate::KeyCheck, $crate::StoreError> {
+            ) -> Result<tt_store::KeyCheck, tt_store::StoreError> {
                 use subtle::ConstantTimeEq;
                 let row: Option<$crate::rows::KeyCheckRow> = sqlx::query_as(
                     "SELECT k.id, k.account_id, k.key_hash, k.revoked_at, a.is_admin \
@@ -388,12 +388,12 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                let Some(row) = row else { return Ok($crate::KeyCheck::Unknown) };
+                let Some(row) = row else { return Ok(tt_store::KeyCheck::Unknown) };
                 if !bool::from(row.key_hash.as_slice().ct_eq(hash.as_slice())) {
-                    return Ok($crate::KeyCheck::Unknown);
+                    return Ok(tt_store::KeyCheck::Unknown);
                 }
                 if row.revoked_at.is_some() {
-                    return Ok($crate::KeyCheck::Revoked);
+                    return Ok(tt_store::KeyCheck::Revoked);
                 }
                 sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                     .bind(&row.id)
@@ -401,7 +401,7 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await
                     .map_err($crate::rows::db_error)?;
-                Ok($crate::KeyCheck::Valid {
+                Ok(tt_store::KeyCheck::Valid {
                     account_id: $crate::rows::parse_text("account id", &row.account_id)?,
                     key_id: $crate::rows::parse_text("api key id", &row.id)?,
                     is_admin: row.is_admin,
@@ -411,7 +411,7 @@ macro_rules! impl_store {
             async fn list_api_keys(
                 &self,
                 account: tt_domain::AccountId,
-            ) -> Result<Vec<$crate::ApiKeyRecord>, $crate::StoreError> {
+            ) -> Result<Vec<tt_store::ApiKeyRecord>, tt_store::StoreError> {
                 let rows: Vec<$crate::rows::ApiKeyRow> = sqlx::query_as(
                     "SELECT id, account_id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys \
                      WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
@@ -428,7 +428,7 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 key: tt_domain::ApiKeyId,
                 now: tt_domain::Timestamp,
-            ) -> Result<$crate::ApiKeyRecord, $crate::StoreError> {
+            ) -> Result<tt_store::ApiKeyRecord, tt_store::StoreError> {
                 let row: Option<$crate::rows::ApiKeyRow> = sqlx::query_as(
                     "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND account_id = $2 \
                      RETURNING id, account_id, name, prefix, created_at, last_used_at, revoked_at",
@@ -439,7 +439,7 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "api key" })?.into_record()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "api key" })?.into_record()
             }
 
             // ---- specs ----
@@ -449,7 +449,7 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 content: tt_domain::SpecContent,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::BehaviorSpec, $crate::StoreError> {
+            ) -> Result<tt_domain::BehaviorSpec, tt_store::StoreError> {
                 let id = tt_domain::SpecId::from_uuid($crate::rows::new_uuid());
                 sqlx::query(
                     "INSERT INTO specs (id, account_id, name, content, created_at, updated_at) \
@@ -470,7 +470,7 @@ macro_rules! impl_store {
                 &self,
                 account: tt_domain::AccountId,
                 spec: tt_domain::SpecId,
-            ) -> Result<tt_domain::BehaviorSpec, $crate::StoreError> {
+            ) -> Result<tt_domain::BehaviorSpec, tt_store::StoreError> {
                 let row: Option<$crate::rows::SpecRow> = sqlx::query_as(
                     "SELECT id, account_id, content, created_at, updated_at FROM specs WHERE id = $1 AND account_id = $2",
                 )
@@ -479,7 +479,7 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "spec" })?.into_spec()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "spec" })?.into_spec()
             }
 
             async fn update_spec(
@@ -488,7 +488,7 @@ macro_rules! impl_store {
                 spec: tt_domain::SpecId,
                 content: tt_domain::SpecContent,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::BehaviorSpec, $crate::StoreError> {
+            ) -> Result<tt_domain::BehaviorSpec, tt_store::StoreError> {
                 let row: Option<$crate::rows::SpecRow> = sqlx::query_as(
                     "UPDATE specs SET name = $3, content = $4, updated_at = $5 WHERE id = $1 AND account_id = $2 \
                      RETURNING id, account_id, content, created_at, updated_at",
@@ -501,19 +501,19 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "spec" })?.into_spec()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "spec" })?.into_spec()
             }
 
             async fn delete_spec(
                 &self,
                 account: tt_domain::AccountId,
                 spec: tt_domain::SpecId,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let mut tx = self.begin_write().await?;
                 // Holding the account lock keeps a concurrent start from adding a run (and
                 // its hold) to the spec between the check and the delete.
                 if Self::locked_balance(&mut tx, account).await?.is_none() {
-                    return Err($crate::StoreError::NotFound { entity: "spec" });
+                    return Err(tt_store::StoreError::NotFound { entity: "spec" });
                 }
                 let active: Option<i64> = sqlx::query_scalar(concat!(
                     "SELECT (SELECT COUNT(*) FROM runs r WHERE r.spec_id = s.id AND r.status IN ",
@@ -526,10 +526,10 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::rows::db_error)?;
                 match active {
-                    None => return Err($crate::StoreError::NotFound { entity: "spec" }),
+                    None => return Err(tt_store::StoreError::NotFound { entity: "spec" }),
                     Some(0) => {}
                     Some(_) => {
-                        return Err($crate::StoreError::Conflict {
+                        return Err(tt_store::StoreError::Conflict {
                             message: "the spec has a run in progress; cancel it before deleting the spec".to_owned(),
                         });
                     }
@@ -546,8 +546,8 @@ macro_rules! impl_store {
             async fn list_specs(
                 &self,
                 account: tt_domain::AccountId,
-                page: $crate::PageRequest,
-            ) -> Result<$crate::Page<$crate::SpecListItem>, $crate::StoreError> {
+                page: tt_store::PageRequest,
+            ) -> Result<tt_store::Page<tt_store::SpecListItem>, tt_store::StoreError> {
                 let (limit, offset) = $crate::shared::limits(page);
                 let rows: Vec<$crate::rows::SpecListRow> = sqlx::query_as(
                     "SELECT s.id, s.account_id, s.content, s.created_at, s.updated_at, \
@@ -566,7 +566,7 @@ macro_rules! impl_store {
                 .map_err($crate::rows::db_error)?;
                 let items = rows.into_iter().map($crate::rows::SpecListRow::into_item).collect::<Result<_, _>>()?;
                 let total = self.total("SELECT COUNT(*) FROM specs WHERE account_id = $1", account).await?;
-                Ok($crate::Page { items, total })
+                Ok(tt_store::Page { items, total })
             }
 
             // ---- runs ----
@@ -574,21 +574,21 @@ macro_rules! impl_store {
             async fn start_run(
                 &self,
                 account: tt_domain::AccountId,
-                start: $crate::StartRun,
+                start: tt_store::StartRun,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::Run, $crate::StoreError> {
+            ) -> Result<tt_domain::Run, tt_store::StoreError> {
                 if start.estimated_cost_cents < 0 {
-                    return Err($crate::StoreError::Conflict {
+                    return Err(tt_store::StoreError::Conflict {
                         message: "a run's estimated cost cannot be negative".to_owned(),
                     });
                 }
                 let mut tx = self.begin_write().await?;
                 let balance = Self::locked_balance(&mut tx, account)
                     .await?
-                    .ok_or($crate::StoreError::NotFound { entity: "account" })?;
+                    .ok_or(tt_store::StoreError::NotFound { entity: "account" })?;
                 tt_domain::check_start(&balance, start.estimated_cost_cents).map_err(|err| match err {
                     tt_domain::CreditError::Insufficient { required_cents, available_cents } => {
-                        $crate::StoreError::InsufficientCredits { required_cents, available_cents }
+                        tt_store::StoreError::InsufficientCredits { required_cents, available_cents }
                     }
                 })?;
                 let run_number: Option<i64> = sqlx::query_scalar(
@@ -600,7 +600,7 @@ macro_rules! impl_store {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::rows::db_error)?;
-                let run_number = run_number.ok_or($crate::StoreError::NotFound { entity: "spec" })?;
+                let run_number = run_number.ok_or(tt_store::StoreError::NotFound { entity: "spec" })?;
                 let run = tt_domain::Run::start(tt_domain::NewRun {
                     id: tt_domain::RunId::from_uuid($crate::rows::new_uuid()),
                     account_id: account,
@@ -641,7 +641,7 @@ macro_rules! impl_store {
                     now,
                 )
                 .await?;
-                let notices = [$crate::StoreNotice::RunReady(run.id), $crate::StoreNotice::Event { run_id: run.id, seq: 1 }];
+                let notices = [tt_store::StoreNotice::RunReady(run.id), tt_store::StoreNotice::Event { run_id: run.id, seq: 1 }];
                 self.finish(tx, &notices).await?;
                 Ok(run)
             }
@@ -650,7 +650,7 @@ macro_rules! impl_store {
                 &self,
                 account: tt_domain::AccountId,
                 run: tt_domain::RunId,
-            ) -> Result<tt_domain::Run, $crate::StoreError> {
+            ) -> Result<tt_domain::Run, tt_store::StoreError> {
                 let row: Option<$crate::rows::RunRow> = sqlx::query_as(concat!(
                     "SELECT ",
                     $crate::rows::run_columns!(),
@@ -661,14 +661,14 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "run" })?.into_run()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "run" })?.into_run()
             }
 
             async fn list_evals(
                 &self,
                 account: tt_domain::AccountId,
                 run: tt_domain::RunId,
-            ) -> Result<Vec<tt_domain::EvalResult>, $crate::StoreError> {
+            ) -> Result<Vec<tt_domain::EvalResult>, tt_store::StoreError> {
                 self.owned_run(account, run).await?;
                 let rows: Vec<$crate::rows::EvalRow> = sqlx::query_as(
                     "SELECT example_key, prompt, expected, actual, score, passed, reasoning, latency_ms, judge_error \
@@ -685,8 +685,8 @@ macro_rules! impl_store {
                 &self,
                 account: tt_domain::AccountId,
                 spec: Option<tt_domain::SpecId>,
-                page: $crate::PageRequest,
-            ) -> Result<$crate::Page<$crate::RunListItem>, $crate::StoreError> {
+                page: tt_store::PageRequest,
+            ) -> Result<tt_store::Page<tt_store::RunListItem>, tt_store::StoreError> {
                 let (limit, offset) = $crate::shared::limits(page);
                 let spec = spec.map(|spec| spec.to_string());
                 let rows: Vec<$crate::rows::RunListRow> = sqlx::query_as(concat!(
@@ -715,7 +715,7 @@ macro_rules! impl_store {
                         .fetch_one(&self.pool)
                         .await
                         .map_err($crate::rows::db_error)?;
-                Ok($crate::Page { items, total: u64::try_from(total).unwrap_or(0) })
+                Ok(tt_store::Page { items, total: u64::try_from(total).unwrap_or(0) })
             }
 
             async fn cancel_run(
@@ -723,8 +723,8 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 run: tt_domain::RunId,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::Run, $crate::StoreError> {
-                let not_found = || $crate::StoreError::NotFound { entity: "run" };
+            ) -> Result<tt_domain::Run, tt_store::StoreError> {
+                let not_found = || tt_store::StoreError::NotFound { entity: "run" };
                 let mut tx = self.begin_write().await?;
                 let balance = Self::locked_balance(&mut tx, account).await?.ok_or_else(not_found)?;
                 let row = Self::locked_run(&mut tx, run).await?.ok_or_else(not_found)?;
@@ -757,9 +757,9 @@ macro_rules! impl_store {
                     message: Some("cancelled by the user".to_owned()),
                 };
                 let seq = Self::push_event(&mut tx, run, &event, now).await?;
-                let mut notices = vec![$crate::StoreNotice::Event { run_id: run, seq }];
+                let mut notices = vec![tt_store::StoreNotice::Event { run_id: run, seq }];
                 if pending {
-                    notices.push($crate::StoreNotice::RunReady(run));
+                    notices.push(tt_store::StoreNotice::RunReady(run));
                 }
                 self.finish(tx, &notices).await?;
                 Ok(current)
@@ -770,7 +770,7 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 run: tt_domain::RunId,
                 after: i64,
-            ) -> Result<Vec<$crate::StoredEvent>, $crate::StoreError> {
+            ) -> Result<Vec<tt_store::StoredEvent>, tt_store::StoreError> {
                 self.owned_run(account, run).await?;
                 let rows: Vec<$crate::rows::EventRow> = sqlx::query_as(
                     "SELECT seq, event, created_at FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq",
@@ -791,7 +791,7 @@ macro_rules! impl_store {
                 now: tt_domain::Timestamp,
                 lease_ms: i64,
                 limit: u32,
-            ) -> Result<Vec<$crate::ClaimedRun>, $crate::StoreError> {
+            ) -> Result<Vec<tt_store::ClaimedRun>, tt_store::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let rows: Vec<$crate::rows::RunRow> = sqlx::query_as(Self::CLAIM_SQL)
                     .bind(owner)
@@ -807,10 +807,10 @@ macro_rules! impl_store {
 
             async fn renew_lease(
                 &self,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 now: tt_domain::Timestamp,
                 lease_ms: i64,
-            ) -> Result<$crate::Lease, $crate::StoreError> {
+            ) -> Result<tt_store::Lease, tt_store::StoreError> {
                 let expires_at = now.plus_millis(lease_ms);
                 let updated = sqlx::query(
                     "UPDATE runs SET lease_expires_at = $5, next_wake_at = $5 \
@@ -825,16 +825,16 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::rows::db_error)?;
                 if updated.rows_affected() != 1 {
-                    return Err($crate::StoreError::LeaseLost { run_id: lease.run_id });
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
-                Ok($crate::Lease { expires_at, ..lease.clone() })
+                Ok(tt_store::Lease { expires_at, ..lease.clone() })
             }
 
             async fn release_lease(
                 &self,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 next_wake_at: tt_domain::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let updated = sqlx::query(
                     "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, next_wake_at = $4 \
                      WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
@@ -847,29 +847,29 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::rows::db_error)?;
                 if updated.rows_affected() != 1 {
-                    return Err($crate::StoreError::LeaseLost { run_id: lease.run_id });
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
                 Ok(())
             }
 
             async fn load_claimed(
                 &self,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 now: tt_domain::Timestamp,
-            ) -> Result<$crate::ClaimedRun, $crate::StoreError> {
+            ) -> Result<tt_store::ClaimedRun, tt_store::StoreError> {
                 let row = self.check_holder(lease).await?;
                 if !row.is_leased_by(lease, now) {
-                    return Err($crate::StoreError::LeaseLost { run_id: lease.run_id });
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
                 row.into_claimed()
             }
 
             async fn record_progress(
                 &self,
-                lease: &$crate::Lease,
-                progress: $crate::RunProgress,
+                lease: &tt_store::Lease,
+                progress: tt_store::RunProgress,
                 now: tt_domain::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let updated = sqlx::query(concat!(
                     "UPDATE runs SET provider_file_id = COALESCE($5, provider_file_id), ",
                     "fine_tune_job_id = COALESCE($6, fine_tune_job_id), ",
@@ -894,17 +894,17 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::rows::db_error)?;
                 if updated.rows_affected() != 1 {
-                    return Err($crate::StoreError::LeaseLost { run_id: lease.run_id });
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
                 Ok(())
             }
 
             async fn attach_dataset(
                 &self,
-                lease: &$crate::Lease,
-                dataset: $crate::NewDataset,
+                lease: &tt_store::Lease,
+                dataset: tt_store::NewDataset,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::DatasetId, $crate::StoreError> {
+            ) -> Result<tt_domain::DatasetId, tt_store::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let (row, _) = Self::lock_leased(&mut tx, lease, now).await?;
                 let run = row.into_run()?;
@@ -925,10 +925,10 @@ macro_rules! impl_store {
 
             async fn attach_model(
                 &self,
-                lease: &$crate::Lease,
-                model: $crate::NewModel,
+                lease: &tt_store::Lease,
+                model: tt_store::NewModel,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::ModelId, $crate::StoreError> {
+            ) -> Result<tt_domain::ModelId, tt_store::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let (row, _) = Self::lock_leased(&mut tx, lease, now).await?;
                 let run = row.into_run()?;
@@ -966,12 +966,12 @@ macro_rules! impl_store {
 
             async fn save_eval(
                 &self,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 result: tt_domain::EvalResult,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let row = self.check_holder(lease).await?;
                 if $crate::rows::parse_text::<tt_domain::RunStatus>("run status", row.status())?.is_terminal() {
-                    return Err($crate::StoreError::LeaseLost { run_id: lease.run_id });
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
                 sqlx::query(
                     "INSERT INTO evals (run_id, example_key, prompt, expected, actual, score, passed, reasoning, \
@@ -999,8 +999,8 @@ macro_rules! impl_store {
 
             async fn evaluated_keys(
                 &self,
-                lease: &$crate::Lease,
-            ) -> Result<Vec<tt_domain::ExampleKey>, $crate::StoreError> {
+                lease: &tt_store::Lease,
+            ) -> Result<Vec<tt_domain::ExampleKey>, tt_store::StoreError> {
                 self.check_holder(lease).await?;
                 let keys: Vec<String> =
                     sqlx::query_scalar("SELECT example_key FROM evals WHERE run_id = $1 ORDER BY example_key")
@@ -1013,8 +1013,8 @@ macro_rules! impl_store {
 
             async fn previous_scores(
                 &self,
-                lease: &$crate::Lease,
-            ) -> Result<Vec<tt_domain::ExampleScore>, $crate::StoreError> {
+                lease: &tt_store::Lease,
+            ) -> Result<Vec<tt_domain::ExampleScore>, tt_store::StoreError> {
                 let run = self.check_holder(lease).await?.into_run()?;
                 let rows: Vec<$crate::rows::EvalRow> = sqlx::query_as(
                     "SELECT example_key, prompt, expected, actual, score, passed, reasoning, latency_ms, judge_error \
@@ -1031,11 +1031,11 @@ macro_rules! impl_store {
 
             async fn transition(
                 &self,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 event: tt_domain::RunEvent,
-                details: $crate::TransitionDetails,
+                details: tt_store::TransitionDetails,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::Run, $crate::StoreError> {
+            ) -> Result<tt_domain::Run, tt_store::StoreError> {
                 use tt_domain::RunEvent;
                 let mut tx = self.begin_write().await?;
                 let (row, balance) = Self::lock_leased(&mut tx, lease, now).await?;
@@ -1073,11 +1073,11 @@ macro_rules! impl_store {
                 .map_err($crate::rows::db_error)?;
                 let log = tt_domain::RunLogEvent::Status { from: Some(from), to: run.status(), message };
                 let seq = Self::push_event(&mut tx, run.id, &log, now).await?;
-                self.finish(tx, &[$crate::StoreNotice::Event { run_id: run.id, seq }]).await?;
+                self.finish(tx, &[tt_store::StoreNotice::Event { run_id: run.id, seq }]).await?;
                 Ok(run)
             }
 
-            async fn clear_provider_cancel(&self, lease: &$crate::Lease) -> Result<(), $crate::StoreError> {
+            async fn clear_provider_cancel(&self, lease: &tt_store::Lease) -> Result<(), tt_store::StoreError> {
                 let updated = sqlx::query(
                     "UPDATE runs SET provider_cancel_pending = FALSE \
                      WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
@@ -1089,17 +1089,17 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::rows::db_error)?;
                 if updated.rows_affected() != 1 {
-                    return Err($crate::StoreError::LeaseLost { run_id: lease.run_id });
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
                 Ok(())
             }
 
             async fn append_event(
                 &self,
-                lease: &$crate::Lease,
+                lease: &tt_store::Lease,
                 event: &tt_domain::RunLogEvent,
                 now: tt_domain::Timestamp,
-            ) -> Result<i64, $crate::StoreError> {
+            ) -> Result<i64, tt_store::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let seq: Option<i64> = sqlx::query_scalar(concat!(
                     "UPDATE runs SET last_event_seq = last_event_seq + 1 ",
@@ -1115,9 +1115,9 @@ macro_rules! impl_store {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::rows::db_error)?;
-                let seq = seq.ok_or($crate::StoreError::LeaseLost { run_id: lease.run_id })?;
+                let seq = seq.ok_or(tt_store::StoreError::LeaseLost { run_id: lease.run_id })?;
                 Self::insert_event(&mut tx, lease.run_id, seq, event, now).await?;
-                self.finish(tx, &[$crate::StoreNotice::Event { run_id: lease.run_id, seq }]).await?;
+                self.finish(tx, &[tt_store::StoreNotice::Event { run_id: lease.run_id, seq }]).await?;
                 Ok(seq)
             }
 
@@ -1126,14 +1126,14 @@ macro_rules! impl_store {
             async fn create_dataset(
                 &self,
                 account: tt_domain::AccountId,
-                dataset: $crate::NewDataset,
+                dataset: tt_store::NewDataset,
                 now: tt_domain::Timestamp,
-            ) -> Result<$crate::Dataset, $crate::StoreError> {
+            ) -> Result<tt_store::Dataset, tt_store::StoreError> {
                 let id = tt_domain::DatasetId::from_uuid($crate::rows::new_uuid());
                 let mut tx = self.begin_write().await?;
                 Self::insert_dataset(&mut tx, id, account, &dataset, None, now).await?;
                 tx.commit().await.map_err($crate::rows::db_error)?;
-                Ok($crate::Dataset {
+                Ok(tt_store::Dataset {
                     id,
                     account_id: account,
                     file_size_bytes: u64::try_from(dataset.content.len()).unwrap_or(u64::MAX),
@@ -1152,7 +1152,7 @@ macro_rules! impl_store {
                 &self,
                 account: tt_domain::AccountId,
                 dataset: tt_domain::DatasetId,
-            ) -> Result<$crate::Dataset, $crate::StoreError> {
+            ) -> Result<tt_store::Dataset, tt_store::StoreError> {
                 let row: Option<$crate::rows::DatasetRow> = sqlx::query_as(
                     "SELECT id, account_id, name, description, status, row_count, file_size_bytes, errors, run_id, \
                      created_at FROM datasets WHERE id = $1 AND account_id = $2",
@@ -1162,14 +1162,14 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "dataset" })?.into_dataset()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "dataset" })?.into_dataset()
             }
 
             async fn dataset_content(
                 &self,
                 account: tt_domain::AccountId,
                 dataset: tt_domain::DatasetId,
-            ) -> Result<String, $crate::StoreError> {
+            ) -> Result<String, tt_store::StoreError> {
                 let content: Option<String> =
                     sqlx::query_scalar("SELECT content FROM datasets WHERE id = $1 AND account_id = $2")
                         .bind(dataset.to_string())
@@ -1177,14 +1177,14 @@ macro_rules! impl_store {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err($crate::rows::db_error)?;
-                content.ok_or($crate::StoreError::NotFound { entity: "dataset" })
+                content.ok_or(tt_store::StoreError::NotFound { entity: "dataset" })
             }
 
             async fn list_datasets(
                 &self,
                 account: tt_domain::AccountId,
-                page: $crate::PageRequest,
-            ) -> Result<$crate::Page<$crate::Dataset>, $crate::StoreError> {
+                page: tt_store::PageRequest,
+            ) -> Result<tt_store::Page<tt_store::Dataset>, tt_store::StoreError> {
                 let (limit, offset) = $crate::shared::limits(page);
                 let rows: Vec<$crate::rows::DatasetRow> = sqlx::query_as(
                     "SELECT id, account_id, name, description, status, row_count, file_size_bytes, errors, run_id, \
@@ -1199,14 +1199,14 @@ macro_rules! impl_store {
                 .map_err($crate::rows::db_error)?;
                 let items = rows.into_iter().map($crate::rows::DatasetRow::into_dataset).collect::<Result<_, _>>()?;
                 let total = self.total("SELECT COUNT(*) FROM datasets WHERE account_id = $1", account).await?;
-                Ok($crate::Page { items, total })
+                Ok(tt_store::Page { items, total })
             }
 
             async fn delete_dataset(
                 &self,
                 account: tt_domain::AccountId,
                 dataset: tt_domain::DatasetId,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let deleted = sqlx::query("DELETE FROM datasets WHERE id = $1 AND account_id = $2")
                     .bind(dataset.to_string())
                     .bind(account.to_string())
@@ -1214,7 +1214,7 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::rows::db_error)?;
                 if deleted.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound { entity: "dataset" });
+                    return Err(tt_store::StoreError::NotFound { entity: "dataset" });
                 }
                 Ok(())
             }
@@ -1223,7 +1223,7 @@ macro_rules! impl_store {
                 &self,
                 account: tt_domain::AccountId,
                 model: tt_domain::ModelId,
-            ) -> Result<tt_domain::FineTunedModel, $crate::StoreError> {
+            ) -> Result<tt_domain::FineTunedModel, tt_store::StoreError> {
                 let row: Option<$crate::rows::ModelRow> = sqlx::query_as(
                     "SELECT id, account_id, name, provider, provider_model_id, base_model, fine_tune_job_id, run_id, \
                      behavior_spec_id, created_at FROM models WHERE id = $1 AND account_id = $2",
@@ -1233,14 +1233,14 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                row.ok_or($crate::StoreError::NotFound { entity: "model" })?.into_model()
+                row.ok_or(tt_store::StoreError::NotFound { entity: "model" })?.into_model()
             }
 
             async fn list_models(
                 &self,
                 account: tt_domain::AccountId,
-                page: $crate::PageRequest,
-            ) -> Result<$crate::Page<tt_domain::FineTunedModel>, $crate::StoreError> {
+                page: tt_store::PageRequest,
+            ) -> Result<tt_store::Page<tt_domain::FineTunedModel>, tt_store::StoreError> {
                 let (limit, offset) = $crate::shared::limits(page);
                 let rows: Vec<$crate::rows::ModelRow> = sqlx::query_as(
                     "SELECT id, account_id, name, provider, provider_model_id, base_model, fine_tune_job_id, run_id, \
@@ -1255,14 +1255,14 @@ macro_rules! impl_store {
                 .map_err($crate::rows::db_error)?;
                 let items = rows.into_iter().map($crate::rows::ModelRow::into_model).collect::<Result<_, _>>()?;
                 let total = self.total("SELECT COUNT(*) FROM models WHERE account_id = $1", account).await?;
-                Ok($crate::Page { items, total })
+                Ok(tt_store::Page { items, total })
             }
 
             async fn delete_model(
                 &self,
                 account: tt_domain::AccountId,
                 model: tt_domain::ModelId,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 let deleted = sqlx::query("DELETE FROM models WHERE id = $1 AND account_id = $2")
                     .bind(model.to_string())
                     .bind(account.to_string())
@@ -1270,7 +1270,7 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::rows::db_error)?;
                 if deleted.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound { entity: "model" });
+                    return Err(tt_store::StoreError::NotFound { entity: "model" });
                 }
                 Ok(())
             }
@@ -1282,23 +1282,23 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 cents: tt_domain::Cents,
                 now: tt_domain::Timestamp,
-            ) -> Result<tt_domain::Balance, $crate::StoreError> {
+            ) -> Result<tt_domain::Balance, tt_store::StoreError> {
                 if cents <= 0 {
-                    return Err($crate::StoreError::Conflict {
+                    return Err(tt_store::StoreError::Conflict {
                         message: "a top-up must be a positive number of cents".to_owned(),
                     });
                 }
                 let mut tx = self.begin_write().await?;
                 let balance = Self::locked_balance(&mut tx, account)
                     .await?
-                    .ok_or($crate::StoreError::NotFound { entity: "account" })?;
+                    .ok_or(tt_store::StoreError::NotFound { entity: "account" })?;
                 let after =
                     Self::post_ledger(&mut tx, account, balance, tt_domain::LedgerKind::Topup, cents, None, now).await?;
                 tx.commit().await.map_err($crate::rows::db_error)?;
                 Ok(after)
             }
 
-            async fn balance(&self, account: tt_domain::AccountId) -> Result<tt_domain::Balance, $crate::StoreError> {
+            async fn balance(&self, account: tt_domain::AccountId) -> Result<tt_domain::Balance, tt_store::StoreError> {
                 let row: Option<$crate::rows::BalanceRow> = sqlx::query_as(
                     "SELECT balance_cents, reserved_cents, lifetime_topup_cents FROM accounts WHERE id = $1",
                 )
@@ -1306,14 +1306,14 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::rows::db_error)?;
-                Ok(row.ok_or($crate::StoreError::NotFound { entity: "account" })?.into())
+                Ok(row.ok_or(tt_store::StoreError::NotFound { entity: "account" })?.into())
             }
 
             async fn list_transactions(
                 &self,
                 account: tt_domain::AccountId,
-                page: $crate::PageRequest,
-            ) -> Result<$crate::Page<tt_domain::LedgerEntry>, $crate::StoreError> {
+                page: tt_store::PageRequest,
+            ) -> Result<tt_store::Page<tt_domain::LedgerEntry>, tt_store::StoreError> {
                 let (limit, offset) = $crate::shared::limits(page);
                 let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as(
                     "SELECT id, account_id, kind, amount_cents, balance_after_cents, reference_id, created_at \
@@ -1327,7 +1327,7 @@ macro_rules! impl_store {
                 .map_err($crate::rows::db_error)?;
                 let items = rows.into_iter().map($crate::rows::LedgerRow::into_entry).collect::<Result<_, _>>()?;
                 let total = self.total("SELECT COUNT(*) FROM ledger WHERE account_id = $1", account).await?;
-                Ok($crate::Page { items, total })
+                Ok(tt_store::Page { items, total })
             }
         }
 
@@ -1336,10 +1336,10 @@ macro_rules! impl_store {
                 tx: &mut Tx,
                 id: tt_domain::DatasetId,
                 account: tt_domain::AccountId,
-                dataset: &$crate::NewDataset,
+                dataset: &tt_store::NewDataset,
                 run: Option<tt_domain::RunId>,
                 now: tt_domain::Timestamp,
-            ) -> Result<(), $crate::StoreError> {
+            ) -> Result<(), tt_store::StoreError> {
                 sqlx::query(
                     "INSERT INTO datasets (id, account_id, name, description, status, row_count, file_size_bytes, \
                      errors, content, run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
