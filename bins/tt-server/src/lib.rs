@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tt_api::{AppState, Metrics, TrainerCatalog};
 use tt_domain::{Clock, RateCard};
-use tt_engine::{Engine, EngineConfig, Providers, SystemClock, Trainer};
+use tt_engine::{Engine, EngineConfig, Providers, Trainer};
 use tt_local::{LocalConfig, LocalTrainer};
 use tt_openai::{OpenAiClient, OpenAiConfig};
 use tt_providers::{
@@ -22,6 +22,9 @@ use tt_providers::{
 };
 use tt_store::Store;
 use tt_together::{TogetherClient, TogetherConfig};
+
+pub use tt_api::generate_api_key;
+pub use tt_engine::SystemClock;
 
 /// Which parts of the server a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,6 +111,30 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The embedded default, whatever the environment says: SQLite and the local trainer in
+    /// `data_dir`, the offline judge and augmenter, on a port the OS picks. `tt quickstart`
+    /// runs this.
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self {
+            database_url: None,
+            data_dir,
+            listen: "127.0.0.1:0".to_owned(),
+            role: Role::All,
+            trainer: TrainerKind::Local,
+            together_api_key: None,
+            together_base_url: None,
+            llm_base_url: None,
+            llm_api_key: None,
+            judge_model: String::new(),
+            augment_model: String::new(),
+            rate_card: None,
+            eval_concurrency: 4,
+            lease_seconds: 30,
+            log: "warn".to_owned(),
+            log_format: LogFormat::Text,
+        }
+    }
+
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         self.database_url

@@ -58,6 +58,19 @@ pub(crate) enum Command {
     /// API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The offline main job: an embedded server, a sample spec, a live run, its evals.
+    Quickstart(QuickstartArgs),
+}
+
+/// `tt quickstart`
+#[derive(Debug, clap::Args)]
+pub(crate) struct QuickstartArgs {
+    /// Where the embedded server keeps its database and models; recreated on every run.
+    #[arg(long, default_value = "./tt-quickstart")]
+    pub(crate) data_dir: std::path::PathBuf,
+    /// Training epochs (default: the run default, 4).
+    #[arg(long)]
+    pub(crate) epochs: Option<u32>,
 }
 
 /// `tt auth …`

@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod errors;
 mod output;
+mod quickstart;
 mod resolve;
 
 use std::process::ExitCode;
@@ -99,5 +100,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<Outcome> {
         Command::Transactions(page) => commands::billing::transactions(ctx, page).await,
         Command::Topup(args) => commands::billing::topup(ctx, args).await,
         Command::Keys(command) => commands::keys::run(ctx, command).await,
+        Command::Quickstart(args) => quickstart::run(ctx, args).await,
     }
 }

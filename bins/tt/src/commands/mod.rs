@@ -8,4 +8,4 @@ pub(crate) mod keys;
 pub(crate) mod models;
 pub(crate) mod runs;
 pub(crate) mod specs;
-mod watch;
+pub(crate) mod watch;
