@@ -68,7 +68,7 @@ pub(crate) struct QuickstartArgs {
     /// Where the embedded server keeps its database and models; recreated on every run.
     #[arg(long, default_value = "./tt-quickstart")]
     pub(crate) data_dir: std::path::PathBuf,
-    /// Training epochs (default: the run default, 4).
+    /// Training epochs (default 12: the tiny model learns from scratch).
     #[arg(long)]
     pub(crate) epochs: Option<u32>,
 }

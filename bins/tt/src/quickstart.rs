@@ -21,6 +21,11 @@ use crate::{Ctx, Outcome};
 /// a user put there.
 const MARKER: &str = ".tt-quickstart";
 
+/// Epochs for the sample run: the built-in tiny model starts from random weights and needs
+/// about a dozen passes over 30 rows to reproduce its answers (measured: similarity 1.00 after
+/// 12 epochs, against 0.07 after 4).
+const QUICKSTART_EPOCHS: u32 = 12;
+
 /// The sample spec: a support-desk triage bot with short, learnable answers.
 fn sample_spec() -> SpecDraft {
     let pairs = [
@@ -34,9 +39,9 @@ fn sample_spec() -> SpecDraft {
     SpecDraft {
         name: "Support triage (quickstart)".to_owned(),
         description: "Sorts a customer message into a category and the next step.".to_owned(),
-        system_prompt: "You triage customer support messages.".to_owned(),
-        guidelines: vec!["Start with the category".to_owned(), "Name one next step".to_owned()],
-        constraints: vec!["Never promise a refund amount".to_owned()],
+        // Kept short on purpose: the system message is in every training row, and the tiny
+        // model learns faster when its rows are mostly the answers it must learn.
+        system_prompt: "Triage the message.".to_owned(),
         examples: pairs
             .iter()
             .map(|(input, output)| Example {

@@ -1,0 +1,6 @@
+//! Integration tests of the local trainer through its provider traits.
+
+mod hf;
+mod jobs;
+mod support;
+mod training;
