@@ -423,25 +423,30 @@ impl RunTask {
             spec.examples().iter().filter(|e| !done.contains(&e.key())).cloned().collect();
         let mut finished = done.len();
 
+        // Each example stores its own result as soon as it is judged, so a slow write never
+        // holds back the other examples in flight; progress is logged about fifty times.
         let (this, trainer, model) = (&*self, &trainer, model.as_str());
-        let mut results =
-            futures::stream::iter(todo)
-                .map(move |example| async move {
-                    this.evaluate_one(trainer, model, run, &example).await
-                })
-                .buffer_unordered(self.config.eval_concurrency.max(1));
+        let mut results = futures::stream::iter(todo)
+            .map(move |example| async move {
+                let result = this.evaluate_one(trainer, model, run, &example).await?;
+                this.store.save_eval(&this.lease, result).await?;
+                Ok::<(), StepError>(())
+            })
+            .buffer_unordered(self.config.eval_concurrency.max(1));
+        let every = (total / 50).max(1);
         while let Some(result) = results.next().await {
             self.checkpoint()?;
-            let result = result?;
-            self.store.save_eval(&self.lease, result).await?;
+            result?;
             finished += 1;
-            let progress = ProgressEvent {
-                percent: Some(100.0 * finished as f64 / total as f64),
-                step: Some(finished as u64),
-                total_steps: Some(total as u64),
-                ..ProgressEvent::default()
-            };
-            self.progress(Stage::Evaluating, progress).await?;
+            if finished.is_multiple_of(every) || finished == total {
+                let progress = ProgressEvent {
+                    percent: Some(100.0 * finished as f64 / total as f64),
+                    step: Some(finished as u64),
+                    total_steps: Some(total as u64),
+                    ..ProgressEvent::default()
+                };
+                self.progress(Stage::Evaluating, progress).await?;
+            }
         }
         drop(results);
 
