@@ -1,7 +1,7 @@
 //! `cargo bench -p tt-local --bench local`: training and decoding throughput of the local
 //! trainer on this machine, printed as a markdown table.
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use candle_core::Device;
 use tt_local::figures::{decode_tokens_per_second, training_tokens_per_second};
@@ -27,11 +27,7 @@ fn smollm2_135m_shape() -> ModelConfig {
 fn main() -> Result<(), tt_local::LocalError> {
     let device = Device::Cpu;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    println!("# tt-local throughput ({threads} CPU threads, f32)\n");
-    println!(
-        "| model | parameters | LoRA targets | batch × tokens | training tokens/s | greedy decode tokens/s |"
-    );
-    println!("|---|---|---|---|---|---|");
+    eprintln!("tt-local throughput on {threads} CPU threads, f32");
 
     let tiny = tiny_model(&device)?;
     let train = training_tokens_per_second(&tiny, &Projection::ALL, 8, 128, 5)?;
@@ -47,6 +43,10 @@ fn main() -> Result<(), tt_local::LocalError> {
 }
 
 fn row(name: &str, config: &ModelConfig, targets: &str, batch: &str, train: f64, decode: f64) {
+    // One `| group | figure | value | unit |` row per figure, as `cargo xtask bench` collects them.
     let params = config.parameter_count() as f64 / 1e6;
-    println!("| {name} | {params:.1}M | {targets} | {batch} | {train:.0} | {decode:.1} |");
+    println!(
+        "| local | {name} ({params:.1}M, LoRA on {targets}, batch {batch}): training | {train:.0} | tokens/s |"
+    );
+    println!("| local | {name}: greedy decode | {decode:.1} | tokens/s |");
 }

@@ -85,7 +85,10 @@ fn shorten(text: &str) -> String {
 /// servers send them) or an HTTP date. A date is measured against the response's own `Date`
 /// header when present, so a skewed local clock does not matter; otherwise against the
 /// system clock. A date in the past means "now".
-#[expect(clippy::disallowed_methods, reason = "an HTTP-date Retry-After is relative to the wall clock when the reply has no Date header")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "an HTTP-date Retry-After is relative to the wall clock when the reply has no Date header"
+)]
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {

@@ -139,20 +139,18 @@ async fn main() {
         measure("postgres", store, &mut figures).await;
     }
 
-    println!("| backend | operation | clients | ops | seconds | ops/s |");
-    println!("|---|---|---:|---:|---:|---:|");
+    // One `| group | figure | value | unit |` row per figure, as `cargo xtask bench` collects them.
     for f in &figures {
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.0} |",
+            "| store | {} {}, {} client(s), {} ops | {:.0} | ops/s |",
             f.backend,
             f.operation,
             f.clients,
             f.ops,
-            f.seconds,
             f.ops as f64 / f.seconds
         );
     }
     if skipped {
-        println!("| postgres | skipped (TT_TEST_POSTGRES_URL is not set) | | | | |");
+        println!("| store | postgres: skipped (TT_TEST_POSTGRES_URL is not set) | - | - |");
     }
 }

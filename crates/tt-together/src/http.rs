@@ -71,7 +71,10 @@ pub(crate) fn retry_delay(
 }
 
 /// A 2xx body decoded as `T`, or the error the response stands for.
-#[expect(clippy::disallowed_methods, reason = "an HTTP-date Retry-After is relative to the wall clock at the moment of the reply")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "an HTTP-date Retry-After is relative to the wall clock at the moment of the reply"
+)]
 async fn decode<T: DeserializeOwned>(what: &str, response: Response) -> Result<T, ProviderError> {
     let status = response.status();
     let headers = response.headers().clone();

@@ -136,7 +136,10 @@ async fn gate(State(shared): AppState, request: Request, next: Next) -> Response
     }
 }
 
-#[expect(clippy::disallowed_methods, reason = "the fake moves jobs along in real time, across client restarts")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fake moves jobs along in real time, across client restarts"
+)]
 fn now_unix_ms() -> i64 {
     let since_epoch =
         SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
