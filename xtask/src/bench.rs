@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 const GROUPS: &[(&str, &str, &str)] = &[
     ("store", "tt-store", "store"),
     ("engine", "tt-engine", "engine"),
-    ("api", "tt-api", "api"),
+    ("api", "tt-e2e", "api"),
     ("local", "tt-local", "local"),
     ("preparing", "tt-engine", "preparing"),
 ];

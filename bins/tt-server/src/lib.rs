@@ -80,6 +80,10 @@ pub struct Settings {
     /// Together AI base URL.
     #[arg(long, env = "TOGETHER_BASE_URL", global = true)]
     pub together_base_url: Option<String>,
+    /// Seconds one Together request may take before it is abandoned (and retried when
+    /// that is safe); the client's default (120 s) when unset.
+    #[arg(long, env = "TOGETHER_TIMEOUT_SECONDS", global = true)]
+    pub together_timeout_seconds: Option<u64>,
     /// An OpenAI-compatible endpoint for the LLM judge and augmenter; without it the
     /// similarity judge and the offline augmenter are used.
     #[arg(long, env = "TT_LLM_BASE_URL", global = true)]
@@ -123,6 +127,7 @@ impl Settings {
             trainer: TrainerKind::Local,
             together_api_key: None,
             together_base_url: None,
+            together_timeout_seconds: None,
             llm_base_url: None,
             llm_api_key: None,
             judge_model: String::new(),
@@ -186,7 +191,7 @@ impl Server {
             LocalTrainer::new(LocalConfig::new(&settings.data_dir))
                 .context("could not start the local trainer")?,
         );
-        let local_trainer = Trainer { fine_tuner: local.clone(), inference: local.clone() };
+        let local_trainer = Trainer { fine_tuner: local.clone(), inference: local };
         let hosted = match settings.trainer {
             TrainerKind::Local => None,
             TrainerKind::Together => {
@@ -198,6 +203,9 @@ impl Server {
                 let mut config = TogetherConfig::new(key);
                 if let Some(url) = &settings.together_base_url {
                     config = config.with_base_url(url.clone());
+                }
+                if let Some(seconds) = settings.together_timeout_seconds {
+                    config.request_timeout = Duration::from_secs(seconds.max(1));
                 }
                 let client = Arc::new(
                     TogetherClient::new(config).context("could not set up the Together client")?,

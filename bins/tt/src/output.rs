@@ -8,6 +8,7 @@ use std::io::{self, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
+use tt_client::Paged;
 
 /// Bold, for headings.
 pub(crate) const BOLD: Style = Style::new().bold();
@@ -90,6 +91,23 @@ impl Output {
             }
             Ok(())
         }
+    }
+
+    /// Prints one page of a list: its items as one JSON array with `--json`; otherwise a
+    /// table of `row(item)` under `headers` and a `page N of M <noun>` note on stderr.
+    pub(crate) fn page<T: Serialize>(
+        &self,
+        page: &Paged<T>,
+        noun: &str,
+        headers: &[&str],
+        row: impl FnMut(&T) -> Vec<String>,
+    ) -> anyhow::Result<()> {
+        if self.json {
+            return self.json(&page.items);
+        }
+        self.table(headers, page.items.iter().map(row).collect())?;
+        self.note(format_args!("page {} of {} {noun}", page.meta.page, page.meta.total));
+        Ok(())
     }
 
     /// An id as shown in tables: its first 8 characters on a terminal (enough to use as a

@@ -42,6 +42,8 @@ fn sample_spec() -> SpecDraft {
         // Kept short on purpose: the system message is in every training row, and the tiny
         // model learns faster when its rows are mostly the answers it must learn.
         system_prompt: "Triage the message.".to_owned(),
+        guidelines: Vec::new(),
+        constraints: Vec::new(),
         examples: pairs
             .iter()
             .map(|(input, output)| Example {
@@ -138,7 +140,7 @@ pub(crate) async fn run(ctx: &Ctx, args: QuickstartArgs) -> anyhow::Result<Outco
     let request = RunRequest {
         augment: Some(true),
         hyperparameters: HyperparametersInput {
-            n_epochs: args.epochs,
+            n_epochs: Some(args.epochs.unwrap_or(QUICKSTART_EPOCHS)),
             ..HyperparametersInput::default()
         },
     };

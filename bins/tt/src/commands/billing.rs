@@ -36,25 +36,20 @@ pub(crate) async fn balance(ctx: &Ctx) -> anyhow::Result<Outcome> {
 /// `tt transactions`.
 pub(crate) async fn transactions(ctx: &Ctx, page: PageArgs) -> anyhow::Result<Outcome> {
     let page = ctx.client()?.transactions(page.into()).await?;
-    if ctx.out.is_json() {
-        ctx.out.json(&page.items)?;
-    } else {
-        let rows = page
-            .items
-            .iter()
-            .map(|entry| {
-                vec![
-                    entry.created_at.to_string(),
-                    entry.kind.as_str().to_owned(),
-                    format_dollars(entry.amount_cents),
-                    format_dollars(entry.balance_after_cents),
-                    or_dash(entry.reference_id.as_deref()),
-                ]
-            })
-            .collect();
-        ctx.out.table(&["WHEN", "KIND", "AMOUNT", "BALANCE AFTER", "REFERENCE"], rows)?;
-        ctx.out.note(format_args!("page {} of {} entries", page.meta.page, page.meta.total));
-    }
+    ctx.out.page(
+        &page,
+        "entries",
+        &["WHEN", "KIND", "AMOUNT", "BALANCE AFTER", "REFERENCE"],
+        |entry| {
+            vec![
+                entry.created_at.to_string(),
+                entry.kind.as_str().to_owned(),
+                format_dollars(entry.amount_cents),
+                format_dollars(entry.balance_after_cents),
+                or_dash(entry.reference_id.as_deref()),
+            ]
+        },
+    )?;
     Ok(Outcome::Success)
 }
 

@@ -20,29 +20,22 @@ pub(crate) async fn run(ctx: &Ctx, command: DatasetsCommand) -> anyhow::Result<O
         DatasetsCommand::Check { file } => return check(ctx, &file),
         DatasetsCommand::List(page) => {
             let page = client()?.list_datasets(page.into()).await.about(Resource::Dataset)?;
-            if ctx.out.is_json() {
-                ctx.out.json(&page.items)?;
-            } else {
-                let rows = page
-                    .items
-                    .iter()
-                    .map(|d| {
-                        vec![
-                            ctx.out.short_id(d.id),
-                            d.name.clone(),
-                            d.status.as_str().to_owned(),
-                            d.row_count.to_string(),
-                            d.file_size_bytes.to_string(),
-                            or_dash(d.run_id.map(|id| ctx.out.short_id(id))),
-                            d.created_at.to_string(),
-                        ]
-                    })
-                    .collect();
-                ctx.out
-                    .table(&["ID", "NAME", "STATUS", "ROWS", "BYTES", "RUN", "CREATED"], rows)?;
-                ctx.out
-                    .note(format_args!("page {} of {} datasets", page.meta.page, page.meta.total));
-            }
+            ctx.out.page(
+                &page,
+                "datasets",
+                &["ID", "NAME", "STATUS", "ROWS", "BYTES", "RUN", "CREATED"],
+                |d| {
+                    vec![
+                        ctx.out.short_id(d.id),
+                        d.name.clone(),
+                        d.status.as_str().to_owned(),
+                        d.row_count.to_string(),
+                        d.file_size_bytes.to_string(),
+                        or_dash(d.run_id.map(|id| ctx.out.short_id(id))),
+                        d.created_at.to_string(),
+                    ]
+                },
+            )?;
         }
         DatasetsCommand::Get { id } => {
             let client = client()?;

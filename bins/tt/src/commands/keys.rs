@@ -13,26 +13,21 @@ pub(crate) async fn run(ctx: &Ctx, command: KeysCommand) -> anyhow::Result<Outco
     match command {
         KeysCommand::List(page) => {
             let page = client.list_keys(page.into()).await.about(Resource::Key)?;
-            if ctx.out.is_json() {
-                ctx.out.json(&page.items)?;
-            } else {
-                let rows = page
-                    .items
-                    .iter()
-                    .map(|k| {
-                        vec![
-                            ctx.out.short_id(k.id),
-                            k.name.clone(),
-                            format!("tt_{}…", k.prefix),
-                            k.created_at.to_string(),
-                            or_dash(k.last_used_at),
-                            or_dash(k.revoked_at),
-                        ]
-                    })
-                    .collect();
-                ctx.out.table(&["ID", "NAME", "KEY", "CREATED", "LAST USED", "REVOKED"], rows)?;
-                ctx.out.note(format_args!("page {} of {} keys", page.meta.page, page.meta.total));
-            }
+            ctx.out.page(
+                &page,
+                "keys",
+                &["ID", "NAME", "KEY", "CREATED", "LAST USED", "REVOKED"],
+                |k| {
+                    vec![
+                        ctx.out.short_id(k.id),
+                        k.name.clone(),
+                        format!("tt_{}…", k.prefix),
+                        k.created_at.to_string(),
+                        or_dash(k.last_used_at),
+                        or_dash(k.revoked_at),
+                    ]
+                },
+            )?;
         }
         KeysCommand::Create { name } => {
             let created = client.create_key(name.as_deref()).await.about(Resource::Key)?;

@@ -14,26 +14,21 @@ pub(crate) async fn run(ctx: &Ctx, command: ModelsCommand) -> anyhow::Result<Out
     match command {
         ModelsCommand::List(page) => {
             let page = client.list_models(page.into()).await.about(Resource::Model)?;
-            if ctx.out.is_json() {
-                ctx.out.json(&page.items)?;
-            } else {
-                let rows = page
-                    .items
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            ctx.out.short_id(m.id),
-                            m.name.clone(),
-                            m.provider.clone(),
-                            m.base_model.clone(),
-                            or_dash(m.run_id.map(|id| ctx.out.short_id(id))),
-                            m.created_at.to_string(),
-                        ]
-                    })
-                    .collect();
-                ctx.out.table(&["ID", "NAME", "PROVIDER", "BASE MODEL", "RUN", "CREATED"], rows)?;
-                ctx.out.note(format_args!("page {} of {} models", page.meta.page, page.meta.total));
-            }
+            ctx.out.page(
+                &page,
+                "models",
+                &["ID", "NAME", "PROVIDER", "BASE MODEL", "RUN", "CREATED"],
+                |m| {
+                    vec![
+                        ctx.out.short_id(m.id),
+                        m.name.clone(),
+                        m.provider.clone(),
+                        m.base_model.clone(),
+                        or_dash(m.run_id.map(|id| ctx.out.short_id(id))),
+                        m.created_at.to_string(),
+                    ]
+                },
+            )?;
         }
         ModelsCommand::Get { id } => {
             let id = resolve::model(&client, &id).await?;

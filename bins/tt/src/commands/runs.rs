@@ -49,32 +49,24 @@ pub(crate) async fn run(ctx: &Ctx, command: RunsCommand) -> anyhow::Result<Outco
                 }
                 None => client.list_runs(page.into()).await.about(Resource::Run)?,
             };
-            if ctx.out.is_json() {
-                ctx.out.json(&page.items)?;
-            } else {
-                let rows = page
-                    .items
-                    .iter()
-                    .map(|run| {
-                        let summary = run.eval_summary.as_ref();
-                        vec![
-                            ctx.out.short_id(run.id),
-                            run.spec_name.clone().unwrap_or_else(|| run.spec_snapshot.name.clone()),
-                            run.run_number.to_string(),
-                            run.status.to_string(),
-                            or_dash(summary.map(|s| score(s.avg_score))),
-                            or_dash(summary.map(|s| percent(s.pass_rate))),
-                            format_dollars(run.cost_cents.unwrap_or(run.estimated_cost_cents)),
-                            run.started_at.to_string(),
-                        ]
-                    })
-                    .collect();
-                ctx.out.table(
-                    &["ID", "SPEC", "#", "STATUS", "SCORE", "PASS", "COST", "STARTED"],
-                    rows,
-                )?;
-                ctx.out.note(format_args!("page {} of {} runs", page.meta.page, page.meta.total));
-            }
+            ctx.out.page(
+                &page,
+                "runs",
+                &["ID", "SPEC", "#", "STATUS", "SCORE", "PASS", "COST", "STARTED"],
+                |run| {
+                    let summary = run.eval_summary.as_ref();
+                    vec![
+                        ctx.out.short_id(run.id),
+                        run.spec_name.clone().unwrap_or_else(|| run.spec_snapshot.name.clone()),
+                        run.run_number.to_string(),
+                        run.status.to_string(),
+                        or_dash(summary.map(|s| score(s.avg_score))),
+                        or_dash(summary.map(|s| percent(s.pass_rate))),
+                        format_dollars(run.cost_cents.unwrap_or(run.estimated_cost_cents)),
+                        run.started_at.to_string(),
+                    ]
+                },
+            )?;
             Ok(Outcome::Success)
         }
         RunsCommand::Get { id } => {

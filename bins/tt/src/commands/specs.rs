@@ -53,30 +53,22 @@ pub(crate) async fn run(ctx: &Ctx, command: SpecsCommand) -> anyhow::Result<Outc
         }
         SpecsCommand::List(page) => {
             let page = client.list_specs(page.into()).await.about(Resource::Spec)?;
-            if ctx.out.is_json() {
-                ctx.out.json(&page.items)?;
-            } else {
-                let rows = page
-                    .items
-                    .iter()
-                    .map(|spec| {
-                        vec![
-                            ctx.out.short_id(spec.id),
-                            spec.name.clone(),
-                            spec.base_model.clone(),
-                            spec.examples.len().to_string(),
-                            or_dash(spec.run_count),
-                            or_dash(spec.latest_run_status),
-                            or_dash(spec.latest_run_score.map(score)),
-                        ]
-                    })
-                    .collect();
-                ctx.out.table(
-                    &["ID", "NAME", "BASE MODEL", "EXAMPLES", "RUNS", "LATEST", "SCORE"],
-                    rows,
-                )?;
-                ctx.out.note(format_args!("page {} of {} specs", page.meta.page, page.meta.total));
-            }
+            ctx.out.page(
+                &page,
+                "specs",
+                &["ID", "NAME", "BASE MODEL", "EXAMPLES", "RUNS", "LATEST", "SCORE"],
+                |spec| {
+                    vec![
+                        ctx.out.short_id(spec.id),
+                        spec.name.clone(),
+                        spec.base_model.clone(),
+                        spec.examples.len().to_string(),
+                        or_dash(spec.run_count),
+                        or_dash(spec.latest_run_status),
+                        or_dash(spec.latest_run_score.map(score)),
+                    ]
+                },
+            )?;
         }
         SpecsCommand::Get { id } => {
             let id = resolve::spec(&client, &id).await?;
