@@ -10,7 +10,9 @@ use tt_domain::{LedgerKind, RunStatus};
 use tt_engine::{Engine, SystemClock};
 use tt_store::PageRequest;
 
-use crate::support::{Fixture, ScriptedTrainer, fixture, providers, run_until, test_config};
+use crate::support::{
+    Fixture, ScriptedTrainer, fixture, postgres_fixture, providers, run_until, test_config,
+};
 
 const OUTPUTS: [&str; 4] = ["one", "two", "three", "four"];
 
@@ -140,8 +142,18 @@ async fn a_run_killed_in_the_middle_of_evaluation_resumes_and_completes_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_engines_on_one_database_do_every_run_exactly_once() {
-    let fx = fixture(&OUTPUTS, 100_000).await;
+async fn two_engines_on_one_sqlite_database_do_every_run_exactly_once() {
+    two_engines_do_every_run_exactly_once(fixture(&OUTPUTS, 100_000).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_on_one_postgres_database_do_every_run_exactly_once() {
+    if let Some(fx) = postgres_fixture(&OUTPUTS, 100_000).await {
+        two_engines_do_every_run_exactly_once(fx).await;
+    }
+}
+
+async fn two_engines_do_every_run_exactly_once(fx: Fixture) {
     let trainer = Arc::new(scripted());
     let mut runs = Vec::new();
     for _ in 0..6 {

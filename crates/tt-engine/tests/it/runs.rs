@@ -220,3 +220,66 @@ async fn a_base_model_without_a_configured_trainer_fails_with_what_to_configure(
     assert!(done.error.expect("error").contains("TT_TRAINER=together"));
     assert_eq!(trainer.uploads.load(Ordering::SeqCst), 0);
 }
+
+/// The preparing and training stages against mockall mocks: the request the trainer gets
+/// carries the uploaded file, the base model, the run's hyperparameters and a run suffix,
+/// and a job the provider reports failed fails the run with its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trainer_gets_the_uploaded_file_and_the_runs_settings_exactly_once() {
+    use tt_providers::{FineTuneJob, JobStatus, MockFineTuner, MockInference, UploadedFile};
+
+    let fx = fixture(&OUTPUTS, 10_000).await;
+    let run = fx.start_run().await;
+    let mut trainer = MockFineTuner::new();
+    trainer.expect_provider_name().return_const("together");
+    trainer
+        .expect_upload_dataset()
+        .times(1)
+        .withf(move |run_id, name, jsonl| {
+            *run_id == run.id && name.ends_with(".jsonl") && jsonl.lines().count() == 6
+        })
+        .returning(|_, _, jsonl| {
+            Ok(UploadedFile { id: "file-42".into(), bytes: jsonl.len() as u64 })
+        });
+    let suffix_start = format!("tt-{}", &run.id.as_uuid().simple().to_string()[..12]);
+    trainer
+        .expect_create_job()
+        .times(1)
+        .withf(move |request| {
+            request.training_file_id == "file-42"
+                && request.base_model == crate::support::HOSTED_MODEL
+                && request.hyperparameters.n_epochs() == 4
+                && request.suffix == suffix_start
+        })
+        .returning(|_| {
+            Ok(FineTuneJob {
+                id: "ft-1".into(),
+                status: JobStatus::Running,
+                progress: None,
+                token_count: None,
+                output_model: None,
+                error: None,
+            })
+        });
+    trainer.expect_job_events().returning(|_, _| Ok(Vec::new()));
+    trainer.expect_get_job().returning(|id| {
+        Ok(FineTuneJob {
+            id: id.to_owned(),
+            status: JobStatus::Failed,
+            progress: None,
+            token_count: None,
+            output_model: None,
+            error: Some("learning rate too high".into()),
+        })
+    });
+    let trainer = Arc::new(trainer);
+    let mut providers = providers(&Arc::new(trainer_answering_all_but_the_last()), None);
+    providers.hosted =
+        Some(tt_engine::Trainer { fine_tuner: trainer, inference: Arc::new(MockInference::new()) });
+    let engine = Engine::new(fx.store.clone(), providers, Arc::new(SystemClock), test_config("w1"));
+    let done = run_until(&fx, &engine, run.id, |s| s.is_terminal()).await;
+
+    assert_eq!(done.status(), RunStatus::Failed);
+    assert_eq!(done.fine_tune_job_id.as_deref(), Some("ft-1"));
+    assert!(done.error.expect("error").contains("learning rate too high"));
+}

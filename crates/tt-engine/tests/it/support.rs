@@ -17,7 +17,7 @@ use tt_providers::{
     JobEvent, JobStatus, Judge, JudgeCase, ProviderError, UploadedFile, Verdict,
 };
 use tt_store::{StartRun, Store};
-use tt_store_sql::SqliteStore;
+use tt_store_sql::{PgStore, SqliteStore};
 
 pub(crate) const HOSTED_MODEL: &str = "meta-llama/Llama-3.2-3B-Instruct";
 
@@ -50,6 +50,39 @@ pub(crate) async fn fixture(outputs: &[&str], credit_cents: i64) -> Fixture {
     let path = dir.path().join("tt.db");
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(path.to_str().expect("utf-8 path")).await.expect("store"));
+    seed(store, dir, outputs, credit_cents).await
+}
+
+/// A fixture on a fresh PostgreSQL database, or `None` (with a note) when
+/// `TT_TEST_POSTGRES_URL` is unset; with it set, an unreachable server fails the test.
+#[expect(clippy::print_stderr, reason = "a skipped variant says so")]
+pub(crate) async fn postgres_fixture(outputs: &[&str], credit_cents: i64) -> Option<Fixture> {
+    use sqlx::Connection;
+    let Some(admin) = std::env::var("TT_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
+    else {
+        eprintln!("skipped: TT_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("TT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
+    let name = format!("tt_engine_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("create database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let store: Arc<dyn Store> =
+        Arc::new(PgStore::connect(&format!("{base}/{name}")).await.expect("store"));
+    Some(seed(store, tempfile::tempdir().expect("temp dir"), outputs, credit_cents).await)
+}
+
+async fn seed(
+    store: Arc<dyn Store>,
+    dir: tempfile::TempDir,
+    outputs: &[&str],
+    credit_cents: i64,
+) -> Fixture {
     let now = SystemClock.now();
     let account = store.create_account("acme", false, now).await.expect("account").id;
     store.topup(account, credit_cents, now).await.expect("topup");
