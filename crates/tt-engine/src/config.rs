@@ -19,6 +19,9 @@ pub struct EngineConfig {
     pub max_runs_in_flight: usize,
     /// Examples evaluated concurrently per run (`TT_EVAL_CONCURRENCY`).
     pub eval_concurrency: usize,
+    /// Provider calls in flight at once across all runs of this worker: with a thousand
+    /// runs in flight, an unbounded number of open connections costs memory for nothing.
+    pub max_provider_calls: usize,
     /// The first wait between looks at a training job.
     pub training_poll_min: Duration,
     /// The longest wait between looks at a training job.
@@ -40,6 +43,7 @@ impl Default for EngineConfig {
             poll_interval: Duration::from_secs(2),
             max_runs_in_flight: 2_000,
             eval_concurrency: 16,
+            max_provider_calls: 128,
             training_poll_min: Duration::from_millis(500),
             training_poll_max: Duration::from_secs(10),
             call_attempts: 4,

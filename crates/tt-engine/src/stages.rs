@@ -70,6 +70,8 @@ pub(crate) struct RunTask {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Set by the lease renewer when a renewal is refused.
     pub(crate) lost: Arc<AtomicBool>,
+    /// Permits for provider calls, shared by every run of this worker.
+    pub(crate) provider_calls: Arc<tokio::sync::Semaphore>,
 }
 
 impl RunTask {
@@ -165,7 +167,16 @@ impl RunTask {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ProviderError>>,
     {
-        with_retries(self.config.call_attempts, self.config.call_backoff, call).await
+        let mut call = call;
+        with_retries(self.config.call_attempts, self.config.call_backoff, || {
+            let attempt = call();
+            async {
+                let _permit =
+                    self.provider_calls.acquire().await.expect("the semaphore is never closed");
+                attempt.await
+            }
+        })
+        .await
     }
 
     async fn progress(&self, stage: Stage, progress: ProgressEvent) -> Result<(), StepError> {

@@ -21,6 +21,7 @@ pub struct Engine {
     providers: Arc<Providers>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
+    provider_calls: Arc<tokio::sync::Semaphore>,
 }
 
 impl Engine {
@@ -31,7 +32,9 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Self {
-        Self { store, providers: Arc::new(providers), clock, config }
+        let provider_calls =
+            Arc::new(tokio::sync::Semaphore::new(config.max_provider_calls.max(1)));
+        Self { store, providers: Arc::new(providers), clock, config, provider_calls }
     }
 
     /// The providers this engine calls (the API uses the same ones for the playground).
@@ -120,6 +123,7 @@ impl Engine {
             lease: claimed.lease.clone(),
             shutdown,
             lost,
+            provider_calls: Arc::clone(&self.provider_calls),
         };
         async move {
             // Abort the renewer however this task ends, including when it is itself aborted.
