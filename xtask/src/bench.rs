@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 /// Every group: its name, the package that holds it and the bench target.
 const GROUPS: &[(&str, &str, &str)] = &[
-    ("store", "tt-store", "store"),
+    ("store", "tt-store-sql", "store"),
     ("engine", "tt-engine", "engine"),
     ("api", "tt-e2e", "api"),
     ("local", "tt-local", "local"),
