@@ -2,4 +2,10 @@
 
 mod support;
 
+mod crash;
+mod faults;
 mod flow;
+mod quickstart;
+mod races;
+mod scale;
+mod security;

@@ -9,22 +9,44 @@ fn quickstart_runs_the_whole_loop_offline_and_can_run_again() {
     let data_dir = home.path().join("quickstart");
     let data = data_dir.to_str().expect("utf-8 path");
     // One epoch keeps CI short; the loop is the same as with the default twelve.
-    let run = || tt_command(home.path()).args(["quickstart", "--data-dir", data, "--epochs", "1"]).output().expect("tt runs");
+    let run = || {
+        tt_command(home.path())
+            .args(["quickstart", "--data-dir", data, "--epochs", "1"])
+            .output()
+            .expect("tt runs")
+    };
 
     let first = run();
-    assert_eq!(first.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&first), stderr(&first));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(&first),
+        stderr(&first)
+    );
     let err = stderr(&first);
     for stage in ["preparing", "training", "evaluating", "completed"] {
         assert!(err.contains(stage), "the live stream shows {stage}: {err}");
     }
     let out = stdout(&first);
-    assert!(out.contains("avg score") && out.contains("pass rate"), "the eval summary is printed: {out}");
+    assert!(
+        out.contains("avg score") && out.contains("pass rate"),
+        "the eval summary is printed: {out}"
+    );
     assert!(out.contains("Worst"), "the worst examples are printed: {out}");
     assert!(data_dir.join("tt.db").exists());
 
     let second = run();
-    assert_eq!(second.status.code(), Some(0), "a second invocation recreates its directory: {}", stderr(&second));
-    assert!(stdout(&second).contains("Run #1"), "the data directory was recreated, so the run is #1 again");
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "a second invocation recreates its directory: {}",
+        stderr(&second)
+    );
+    assert!(
+        stdout(&second).contains("Run #1"),
+        "the data directory was recreated, so the run is #1 again"
+    );
 }
 
 #[test]

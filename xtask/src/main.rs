@@ -5,8 +5,11 @@
 //! - `tidy`: only the tidy checks.
 //! - `bench [GROUP…]`: runs benchmark groups (all when none is named) and prints one
 //!   markdown table of their figures.
+//! - `schemathesis`: fuzzes the API from its OpenAPI document with schemathesis (installed
+//!   from PyPI into `target/schemathesis-venv`); not part of `ci`.
 
 mod bench;
+mod schemathesis;
 #[cfg(test)]
 mod tidy;
 
@@ -31,6 +34,7 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
         "ci" => ci(),
         "tidy" => cargo(&["test", "--quiet", "-p", "xtask", "--", "tidy"]),
         "bench" => bench::run(rest),
+        "schemathesis" => schemathesis::run(rest),
         "help" | "--help" | "-h" => {
             help();
             Ok(())
@@ -41,7 +45,7 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
 
 #[expect(clippy::print_stdout, reason = "xtask's help goes to stdout")]
 fn help() {
-    println!("cargo xtask ci | tidy | bench [store|engine|api|local|preparing]…");
+    println!("cargo xtask ci | tidy | bench [store|engine|api|local|preparing]… | schemathesis");
 }
 
 fn ci() -> anyhow::Result<()> {

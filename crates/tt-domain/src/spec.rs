@@ -444,4 +444,97 @@ mod tests {
             spec.patched(SpecPatch { examples: Some(vec![]), ..SpecPatch::default() }).is_err()
         );
     }
+
+    /// Short texts, blanks, and texts just over each length limit.
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => "\\PC{0,12}",
+            2 => "\\s{0,3}",
+            1 => Just("n".repeat(MAX_NAME_CHARS + 1)),
+            1 => Just("t".repeat(MAX_TEXT_CHARS + 1)),
+        ]
+    }
+
+    fn any_draft() -> impl proptest::strategy::Strategy<Value = SpecDraft> {
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        let example =
+            (any_text(), any_text()).prop_map(|(input, output)| Example { input, output });
+        (
+            (any_text(), any_text(), any_text()),
+            vec(any_text(), 0..=MAX_LIST_ITEMS + 1),
+            vec(any_text(), 0..3),
+            vec(example, 0..6),
+            proptest::option::of(any_text()),
+        )
+            .prop_map(
+                |(
+                    (name, description, system_prompt),
+                    guidelines,
+                    constraints,
+                    examples,
+                    base_model,
+                )| {
+                    SpecDraft {
+                        name,
+                        description,
+                        system_prompt,
+                        guidelines,
+                        constraints,
+                        examples,
+                        base_model,
+                    }
+                },
+            )
+    }
+
+    /// Whether `field` names a part of `draft`: a top-level field, or an item of a list
+    /// (with `.input`/`.output` for examples) whose index exists.
+    fn names_a_field_of(field: &str, draft: &SpecDraft) -> bool {
+        const TOP: [&str; 7] = [
+            "name",
+            "description",
+            "system_prompt",
+            "guidelines",
+            "constraints",
+            "examples",
+            "base_model",
+        ];
+        if TOP.contains(&field) {
+            return true;
+        }
+        let Some((list, rest)) = field.split_once('[') else { return false };
+        let Some((index, tail)) = rest.split_once(']') else { return false };
+        let Ok(index) = index.parse::<usize>() else { return false };
+        match (list, tail) {
+            ("guidelines", "") => index < draft.guidelines.len(),
+            ("constraints", "") => index < draft.constraints.len(),
+            ("examples", ".input" | ".output") => index < draft.examples.len(),
+            _ => false,
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+        #[test]
+        fn validation_never_panics_and_every_violation_names_a_field(draft in any_draft()) {
+            match draft.clone().validate() {
+                Ok(content) => {
+                    proptest::prop_assert!(!content.name().is_empty());
+                    proptest::prop_assert_eq!(content.to_draft().validate(), Ok(content));
+                }
+                Err(err) => {
+                    proptest::prop_assert!(!err.violations.is_empty());
+                    for violation in &err.violations {
+                        proptest::prop_assert!(
+                            names_a_field_of(&violation.field, &draft),
+                            "`{}` is not a field of the draft", violation.field
+                        );
+                        proptest::prop_assert!(!violation.rule.is_empty());
+                    }
+                }
+            }
+        }
+    }
 }
