@@ -42,12 +42,17 @@ async fn start(database_url: Option<String>) -> Api {
     let now = SystemClock.now();
     let account = store.create_account("bench", false, now).await.expect("account");
     let key = tt_server::generate_api_key().expect("key");
-    store.create_api_key(account.id, "bench", &key.prefix, key.hash, now).await.expect("key stored");
+    store
+        .create_api_key(account.id, "bench", &key.prefix, key.hash, now)
+        .await
+        .expect("key stored");
     let client = Client::new(&base_url, key.key.clone()).expect("client");
     let draft = SpecDraft {
         name: "Bench".to_owned(),
         system_prompt: "Answer briefly.".to_owned(),
-        examples: (0..20).map(|i| Example { input: format!("question {i}"), output: format!("answer {i}") }).collect(),
+        examples: (0..20)
+            .map(|i| Example { input: format!("question {i}"), output: format!("answer {i}") })
+            .collect(),
         ..SpecDraft::default()
     };
     let spec = client.create_spec(&draft).await.expect("spec");
@@ -84,17 +89,31 @@ async fn get_run_latency(backend: &str, api: &Api) {
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
     let n = all.len();
-    println!("| api | GET /runs/:id on {backend}, {CLIENTS} concurrent clients: p50 | {:.2} | ms |", percentile(&all, 0.5));
-    println!("| api | GET /runs/:id on {backend}, {CLIENTS} concurrent clients: p99 | {:.2} | ms |", percentile(&all, 0.99));
-    println!("| api | GET /runs/:id on {backend}: throughput ({n} requests) | {:.0} | req/s |", n as f64 / elapsed);
+    println!(
+        "| api | GET /runs/:id on {backend}, {CLIENTS} concurrent clients: p50 | {:.2} | ms |",
+        percentile(&all, 0.5)
+    );
+    println!(
+        "| api | GET /runs/:id on {backend}, {CLIENTS} concurrent clients: p99 | {:.2} | ms |",
+        percentile(&all, 0.99)
+    );
+    println!(
+        "| api | GET /runs/:id on {backend}: throughput ({n} requests) | {:.0} | req/s |",
+        n as f64 / elapsed
+    );
 }
 
 async fn postgres_url() -> Option<String> {
     use sqlx::Connection;
     let admin = std::env::var("TT_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())?;
-    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("TT_TEST_POSTGRES_URL is set but unreachable");
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("TT_TEST_POSTGRES_URL is set but unreachable");
     let name = format!("tt_bench_api_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.expect("create db");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("create db");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
     Some(format!("{base}/{name}"))
 }
@@ -130,14 +149,22 @@ fn tt_runs_list_wall_time(api: &Api) {
             .output()
             .expect("tt runs");
         times.push(start.elapsed());
-        assert!(output.status.success(), "tt runs list failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "tt runs list failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     times.sort();
-    println!("| api | `tt runs list` wall time from process start (median of 21) | {:.1} | ms |", percentile(&times, 0.5));
+    println!(
+        "| api | `tt runs list` wall time from process start (median of 21) | {:.1} | ms |",
+        percentile(&times, 0.5)
+    );
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         eprintln!("api bench: SQLite");
         let sqlite = start(None).await;
@@ -149,7 +176,9 @@ fn main() {
                 let pg = start(Some(url)).await;
                 get_run_latency("postgres", &pg).await;
             }
-            None => println!("| api | postgres: skipped (TT_TEST_POSTGRES_URL is not set) | - | - |"),
+            None => {
+                println!("| api | postgres: skipped (TT_TEST_POSTGRES_URL is not set) | - | - |")
+            }
         }
     });
 }
