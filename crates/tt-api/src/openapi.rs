@@ -66,10 +66,18 @@ fn operation(route: &RouteDoc) -> Value {
             }))}),
         ),
         Reply::NoContent => (204, json!({"description": "Done; no body"})),
-        Reply::Raw(media) => (
-            200,
-            json!({"description": "Success", "content": {media: {"schema": {"type": "string"}}}}),
-        ),
+        Reply::Raw(media) => {
+            // An event stream is a sequence of events, each with an id (the event's sequence
+            // number), a name (`status`, `progress`, `end`) and JSON data as text.
+            let schema = if media == "text/event-stream" {
+                json!({"type": "object", "properties": {
+                    "id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"}
+                }})
+            } else {
+                json!({"type": "string"})
+            };
+            (200, json!({"description": "Success", "content": {media: {"schema": schema}}}))
+        }
     };
     let mut responses = Map::new();
     responses.insert(status.to_string(), success);
