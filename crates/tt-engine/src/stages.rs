@@ -432,32 +432,35 @@ impl RunTask {
         let total = spec.examples().len();
         let todo: Vec<Example> =
             spec.examples().iter().filter(|e| !done.contains(&e.key())).cloned().collect();
-        let mut finished = done.len();
 
-        // Each example stores its own result as soon as it is judged, so a slow write never
-        // holds back the other examples in flight; progress is logged about fifty times.
+        // Each example stores its own result, and logs progress about fifty times in all, as
+        // soon as it is judged: a slow write never holds back the other examples, and the
+        // loop below awaits nothing but the stream, so no example can sit on a store
+        // connection while this loop waits for one.
         let (this, trainer, model) = (&*self, &trainer, model.as_str());
+        let finished = std::sync::atomic::AtomicUsize::new(done.len());
+        let every = (total / 50).max(1);
+        let finished = &finished;
         let mut results = futures::stream::iter(todo)
             .map(move |example| async move {
                 let result = this.evaluate_one(trainer, model, run, &example).await?;
                 this.store.save_eval(&this.lease, result).await?;
+                let count = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                if count.is_multiple_of(every) || count == total {
+                    let progress = ProgressEvent {
+                        percent: Some(100.0 * count as f64 / total as f64),
+                        step: Some(count as u64),
+                        total_steps: Some(total as u64),
+                        ..ProgressEvent::default()
+                    };
+                    this.progress(Stage::Evaluating, progress).await?;
+                }
                 Ok::<(), StepError>(())
             })
             .buffer_unordered(self.config.eval_concurrency.max(1));
-        let every = (total / 50).max(1);
         while let Some(result) = results.next().await {
             self.checkpoint()?;
             result?;
-            finished += 1;
-            if finished.is_multiple_of(every) || finished == total {
-                let progress = ProgressEvent {
-                    percent: Some(100.0 * finished as f64 / total as f64),
-                    step: Some(finished as u64),
-                    total_steps: Some(total as u64),
-                    ..ProgressEvent::default()
-                };
-                self.progress(Stage::Evaluating, progress).await?;
-            }
         }
         drop(results);
 

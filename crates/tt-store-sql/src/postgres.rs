@@ -94,6 +94,10 @@ impl PgStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
         self.pool.begin().await.map_err(db_error)
     }
+
+    fn writes(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 impl_store!(PgStore, sqlx::Postgres);

@@ -5,6 +5,7 @@
 //! differs lives in each backend as inherent items the macro calls:
 //!
 //! - `begin_write()`: a write transaction (`BEGIN IMMEDIATE` on SQLite).
+//! - `writes()`: the pool single-statement writes go to (SQLite's one writer connection).
 //! - `LOCK_ACCOUNT_SQL`, `LOCK_RUN_SQL`: reads that lock the row on PostgreSQL (`FOR UPDATE`);
 //!   SQLite's one writer already serialises them.
 //! - `CLAIM_SQL`: the lease claim (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
@@ -315,7 +316,7 @@ macro_rules! impl_store {
                 let deleted = sqlx::query(sql)
                     .bind(id)
                     .bind(account.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writes())
                     .await
                     .map_err($crate::rows::db_error)?;
                 if deleted.rows_affected() == 0 {
@@ -339,7 +340,7 @@ macro_rules! impl_store {
                 lease: &tt_store::Lease,
                 query: sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments>,
             ) -> Result<(), tt_store::StoreError> {
-                let updated = query.execute(&self.pool).await.map_err($crate::rows::db_error)?;
+                let updated = query.execute(self.writes()).await.map_err($crate::rows::db_error)?;
                 if updated.rows_affected() != 1 {
                     return Err(tt_store::StoreError::LeaseLost { run_id: lease.run_id });
                 }
@@ -391,7 +392,7 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> Result<(), tt_store::StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await.map_err($crate::rows::db_error)?;
+                sqlx::query("SELECT 1").execute(self.writes()).await.map_err($crate::rows::db_error)?;
                 Ok(())
             }
 
@@ -409,7 +410,7 @@ macro_rules! impl_store {
                     .bind(name)
                     .bind(is_admin)
                     .bind(now.as_millis())
-                    .execute(&self.pool)
+                    .execute(self.writes())
                     .await
                     .map_err($crate::rows::db_error)?;
                 Ok(tt_store::Account { id, name: name.to_owned(), is_admin, created_at: now })
@@ -444,7 +445,7 @@ macro_rules! impl_store {
                 .bind(prefix)
                 .bind(hash.to_vec())
                 .bind(now.as_millis())
-                .execute(&self.pool)
+                .execute(self.writes())
                 .await
                 .map_err($crate::rows::key_insert_error)?;
                 Ok(tt_store::ApiKeyRecord {
@@ -483,7 +484,7 @@ macro_rules! impl_store {
                 sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                     .bind(&row.id)
                     .bind(now.as_millis())
-                    .execute(&self.pool)
+                    .execute(self.writes())
                     .await
                     .map_err($crate::rows::db_error)?;
                 Ok(tt_store::KeyCheck::Valid {
@@ -521,7 +522,7 @@ macro_rules! impl_store {
                 .bind(key.to_string())
                 .bind(account.to_string())
                 .bind(now.as_millis())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.writes())
                 .await
                 .map_err($crate::rows::db_error)?;
                 row.ok_or(tt_store::StoreError::NotFound { entity: "api key" })?.into_record()
@@ -545,7 +546,7 @@ macro_rules! impl_store {
                 .bind(content.name())
                 .bind($crate::rows::to_json(&content))
                 .bind(now.as_millis())
-                .execute(&self.pool)
+                .execute(self.writes())
                 .await
                 .map_err($crate::rows::db_error)?;
                 Ok(tt_domain::BehaviorSpec { id, account_id: account, content, created_at: now, updated_at: now })
@@ -584,7 +585,7 @@ macro_rules! impl_store {
                 .bind(content.name())
                 .bind($crate::rows::to_json(&content))
                 .bind(now.as_millis())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.writes())
                 .await
                 .map_err($crate::rows::db_error)?;
                 row.ok_or(tt_store::StoreError::NotFound { entity: "spec" })?.into_spec()
@@ -1046,7 +1047,7 @@ macro_rules! impl_store {
                 .bind(result.reasoning)
                 .bind($crate::rows::signed(result.latency_ms))
                 .bind(result.judge_error)
-                .execute(&self.pool)
+                .execute(self.writes())
                 .await
                 .map_err($crate::rows::db_error)?;
                 Ok(())

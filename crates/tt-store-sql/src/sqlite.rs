@@ -26,7 +26,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A [`Store`](tt_store::Store) on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers (and the migrations' first connection).
     pool: SqlitePool,
+    /// The one writer connection.
+    writer: SqlitePool,
     notices: broadcast::Sender<StoreNotice>,
 }
 
@@ -70,18 +73,30 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        // SQLite has one writer at a time. Writers that race for the lock sleep in its busy
+        // handler and, under load, starve each other; one writer connection instead queues
+        // every write fairly in the pool, while readers share the other connections (WAL).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_error)?;
+        MIGRATOR.run(&writer).await.map_err(|err| StoreError::Backend(Box::new(err)))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await
             .map_err(db_error)?;
-        MIGRATOR.run(&pool).await.map_err(|err| StoreError::Backend(Box::new(err)))?;
         let (notices, _) = broadcast::channel(1024);
-        Ok(Self { pool, notices })
+        Ok(Self { pool, writer, notices })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+
+    fn writes(&self) -> &SqlitePool {
+        &self.writer
     }
 }
 
