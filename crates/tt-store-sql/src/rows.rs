@@ -180,6 +180,7 @@ pub(crate) struct KeyCheckRow {
     pub(crate) account_id: String,
     pub(crate) key_hash: Vec<u8>,
     pub(crate) revoked_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
     pub(crate) is_admin: bool,
 }
 

@@ -467,7 +467,7 @@ macro_rules! impl_store {
             ) -> Result<tt_store::KeyCheck, tt_store::StoreError> {
                 use subtle::ConstantTimeEq;
                 let row: Option<$crate::rows::KeyCheckRow> = sqlx::query_as(
-                    "SELECT k.id, k.account_id, k.key_hash, k.revoked_at, a.is_admin \
+                    "SELECT k.id, k.account_id, k.key_hash, k.revoked_at, k.last_used_at, a.is_admin \
                      FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.prefix = $1",
                 )
                 .bind(prefix)
@@ -481,12 +481,17 @@ macro_rules! impl_store {
                 if row.revoked_at.is_some() {
                     return Ok(tt_store::KeyCheck::Revoked);
                 }
-                sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
-                    .bind(&row.id)
-                    .bind(now.as_millis())
-                    .execute(self.writes())
-                    .await
-                    .map_err($crate::rows::db_error)?;
+                // Recording every use would make every request a write; once a minute is
+                // enough to say when a key was last used.
+                let stale = row.last_used_at.is_none_or(|last| now.as_millis() - last >= tt_store::KEY_USE_RECORD_INTERVAL_MS);
+                if stale {
+                    sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                        .bind(&row.id)
+                        .bind(now.as_millis())
+                        .execute(self.writes())
+                        .await
+                        .map_err($crate::rows::db_error)?;
+                }
                 Ok(tt_store::KeyCheck::Valid {
                     account_id: $crate::rows::parse_text("account id", &row.account_id)?,
                     key_id: $crate::rows::parse_text("api key id", &row.id)?,

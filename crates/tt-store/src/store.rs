@@ -47,6 +47,9 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// How often a key's `last_used_at` is brought up to date, at most.
+pub const KEY_USE_RECORD_INTERVAL_MS: i64 = 60_000;
+
 /// A page request: `page` is 1-based, `per_page` is 1–100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -362,7 +365,8 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> Result<ApiKeyRecord, StoreError>;
     /// Checks a presented key: finds it by prefix, compares hashes in constant time, and
-    /// records the use.
+    /// records the use (at most once per [`KEY_USE_RECORD_INTERVAL_MS`] per key, so that
+    /// authenticating is not a write on every request).
     async fn check_api_key(
         &self,
         prefix: &str,

@@ -115,6 +115,12 @@ pub(crate) async fn accounts_and_keys_round_trip(store: Arc<dyn Store>) {
     assert_eq!(keys[1].last_used_at, Some(at(5)));
     assert_eq!(keys[0].last_used_at, None);
 
+    // Uses within a minute are not written again; a later one is.
+    store.check_api_key("AAAAAAAA", hash, at(5 + 59_999)).await.unwrap();
+    assert_eq!(store.list_api_keys(admin.id).await.unwrap()[1].last_used_at, Some(at(5)));
+    store.check_api_key("AAAAAAAA", hash, at(5 + 60_000)).await.unwrap();
+    assert_eq!(store.list_api_keys(admin.id).await.unwrap()[1].last_used_at, Some(at(60_005)));
+
     let taken =
         store.create_api_key(admin.id, "again", "AAAAAAAA", [1; 32], at(3)).await.unwrap_err();
     assert!(
