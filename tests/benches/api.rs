@@ -104,18 +104,8 @@ async fn get_run_latency(backend: &str, api: &Api) {
 }
 
 async fn postgres_url() -> Option<String> {
-    use sqlx::Connection;
     let admin = std::env::var("TT_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())?;
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("TT_TEST_POSTGRES_URL is set but unreachable");
-    let name = format!("tt_bench_api_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .expect("create db");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
-    Some(format!("{base}/{name}"))
+    Some(tt_testkit::postgres::fresh_database(&admin, "tt_bench_api").await)
 }
 
 /// The `tt` binary of this profile (`target/release/tt` under `cargo bench`), built if absent.

@@ -8,7 +8,7 @@ use tt_client::RunRequest;
 use tt_domain::HyperparametersInput;
 use tt_testkit::together::{FakeTogether, FakeTogetherConfig};
 
-use crate::support::{Backend, ServerProcess, fresh_postgres_database, postgres_url, spec_draft};
+use crate::support::{Backend, ServerProcess, postgres_url, spec_draft};
 
 const STARTS: usize = 50;
 const AFFORDABLE: usize = 10;
@@ -18,7 +18,7 @@ async fn fifty_starts_on_credit_for_ten(backend: Backend) {
         Backend::Sqlite => None,
         Backend::Postgres => {
             let Some(admin) = postgres_url() else { return };
-            Some(fresh_postgres_database(&admin).await)
+            Some(tt_testkit::postgres::fresh_database(&admin, "tt_e2e").await)
         }
     };
     // Jobs last long enough that nothing settles while the starts race.

@@ -10,8 +10,7 @@ use tt_domain::{HyperparametersInput, RunStatus};
 use tt_testkit::together::{ChatCompletionRequestView, FakeTogether, FakeTogetherConfig};
 
 use crate::support::{
-    ServerProcess, audit, fresh_postgres_database, heavy, postgres_url, spec_draft,
-    wait_until_all_terminal,
+    ServerProcess, audit, heavy, postgres_url, spec_draft, wait_until_all_terminal,
 };
 
 const CREDITS: i64 = 100_000_000;
@@ -19,7 +18,7 @@ const CREDITS: i64 = 100_000_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_on_one_postgres_complete_every_run_once_when_one_is_killed() {
     let Some(admin) = postgres_url() else { return };
-    let database_url = fresh_postgres_database(&admin).await;
+    let database_url = tt_testkit::postgres::fresh_database(&admin, "tt_e2e").await;
     let runs = if heavy() { 200 } else { 30 };
     let together = FakeTogether::start(FakeTogetherConfig {
         job_duration: Duration::from_secs(2),

@@ -35,21 +35,6 @@ pub(crate) fn postgres_url() -> Option<String> {
     url
 }
 
-/// A fresh PostgreSQL database; with the variable set, an unreachable server fails the test.
-pub(crate) async fn fresh_postgres_database(admin_url: &str) -> String {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(admin_url)
-        .await
-        .expect("TT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
-    let name = format!("tt_e2e_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
-    format!("{base}/{name}")
-}
-
 /// A running in-process server with the fake Together behind it.
 pub(crate) struct TestServer {
     pub(crate) base_url: String,
@@ -84,7 +69,9 @@ impl TestServer {
     ) -> Option<Self> {
         let database_url = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(fresh_postgres_database(&postgres_url()?).await),
+            Backend::Postgres => {
+                Some(tt_testkit::postgres::fresh_database(&postgres_url()?, "tt_e2e").await)
+            }
         };
         let chat_answers = answers.clone();
         let together = FakeTogether::start(FakeTogetherConfig {

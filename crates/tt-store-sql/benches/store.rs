@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::Connection;
 use tt_domain::{AccountId, Example, Hyperparameters, SpecDraft, Timestamp};
 use tt_store::{StartRun, Store};
 use tt_store_sql::{PgStore, SqliteStore};
@@ -115,14 +114,8 @@ async fn measure(backend: &'static str, store: Arc<dyn Store>, figures: &mut Vec
 
 async fn postgres() -> Option<Arc<dyn Store>> {
     let admin_url = std::env::var("TT_TEST_POSTGRES_URL").ok()?;
-    let name = format!("tt_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL reachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-    Some(Arc::new(PgStore::connect(&format!("{base}/{name}")).await.expect("connect")))
+    let url = tt_testkit::postgres::fresh_database(&admin_url, "tt_bench").await;
+    Some(Arc::new(PgStore::connect(&url).await.expect("connect")))
 }
 
 #[tokio::main(flavor = "multi_thread")]

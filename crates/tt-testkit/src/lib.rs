@@ -5,4 +5,5 @@
 //! This crate is a dev-dependency only: no production crate may depend on it.
 
 pub mod openai;
+pub mod postgres;
 pub mod together;

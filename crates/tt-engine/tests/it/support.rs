@@ -57,23 +57,13 @@ pub(crate) async fn fixture(outputs: &[&str], credit_cents: i64) -> Fixture {
 /// `TT_TEST_POSTGRES_URL` is unset; with it set, an unreachable server fails the test.
 #[expect(clippy::print_stderr, reason = "a skipped variant says so")]
 pub(crate) async fn postgres_fixture(outputs: &[&str], credit_cents: i64) -> Option<Fixture> {
-    use sqlx::Connection;
     let Some(admin) = std::env::var("TT_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
     else {
         eprintln!("skipped: TT_TEST_POSTGRES_URL is not set");
         return None;
     };
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("TT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
-    let name = format!("tt_engine_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .expect("create database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    let store: Arc<dyn Store> =
-        Arc::new(PgStore::connect(&format!("{base}/{name}")).await.expect("store"));
+    let url = tt_testkit::postgres::fresh_database(&admin, "tt_engine").await;
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&url).await.expect("store"));
     Some(seed(store, tempfile::tempdir().expect("temp dir"), outputs, credit_cents).await)
 }
 

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use sqlx::Connection;
 use tt_domain::{AccountId, Example, Hyperparameters, SpecContent, SpecDraft, Timestamp};
 use tt_store::{ClaimedRun, StartRun, Store};
 use tt_store_sql::{PgStore, SqliteStore};
@@ -42,32 +41,9 @@ pub(crate) async fn postgres() -> Option<Backend> {
         );
         return None;
     };
-    let name = format!("tt_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|err| {
-        panic!("TT_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached: {err}")
-    });
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let store = PgStore::connect(&database_url(&admin_url, &name)).await.unwrap();
-    Some(Backend { store: Arc::new(store), _dir: None, url: Some(database_url(&admin_url, &name)) })
-}
-
-/// `admin_url` with its database name replaced by `name`.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) =
-        admin_url.split_once('?').map_or((admin_url, None), |(base, query)| (base, Some(query)));
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_end..].find('/') {
-        Some(slash) => &base[..authority_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
+    let url = tt_testkit::postgres::fresh_database(&admin_url, "tt_test").await;
+    let store = PgStore::connect(&url).await.unwrap();
+    Some(Backend { store: Arc::new(store), _dir: None, url: Some(url) })
 }
 
 /// Milliseconds after a fixed instant, so tests never read the clock.
@@ -116,17 +92,4 @@ pub(crate) async fn claim_one(store: &dyn Store, owner: &str, now: Timestamp) ->
     let mut claimed = store.claim_runs(owner, now, 60_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1, "expected exactly one claimable run");
     claimed.remove(0)
-}
-
-#[test]
-fn the_test_database_url_keeps_the_server_and_the_options() {
-    assert_eq!(
-        database_url("postgres://postgres@127.0.0.1:5432/postgres", "tt_x"),
-        "postgres://postgres@127.0.0.1:5432/tt_x"
-    );
-    assert_eq!(
-        database_url("postgres://u@h/db?sslmode=disable", "tt_x"),
-        "postgres://u@h/tt_x?sslmode=disable"
-    );
-    assert_eq!(database_url("postgres://u@h", "tt_x"), "postgres://u@h/tt_x");
 }
