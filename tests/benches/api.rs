@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tt_client::{Client, RunRequest};
-use tt_domain::{Clock, Example, SpecDraft};
-use tt_server::{Role, Server, Settings, SystemClock};
+use tt_domain::{Example, SpecDraft};
+use tt_server::{Role, Server, Settings};
 
 const CLIENTS: usize = 200;
 const REQUESTS_PER_CLIENT: usize = 50;
@@ -39,13 +39,9 @@ async fn start(database_url: Option<String>) -> Api {
         let _ = stopped.await;
     }));
 
-    let now = SystemClock.now();
-    let account = store.create_account("bench", false, now).await.expect("account");
-    let key = tt_server::generate_api_key().expect("key");
-    store
-        .create_api_key(account.id, "bench", &key.prefix, key.hash, now)
+    let (_, key) = tt_server::create_account_with_key(store.as_ref(), "bench", false, "bench", 0)
         .await
-        .expect("key stored");
+        .expect("account and key");
     let client = Client::new(&base_url, key.key.clone()).expect("client");
     let draft = SpecDraft {
         name: "Bench".to_owned(),

@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tt_client::Client;
-use tt_domain::{Clock, Example, SpecDraft};
-use tt_server::{Server, Settings, SystemClock, TrainerKind};
+use tt_domain::{Example, SpecDraft};
+use tt_server::{Server, Settings, TrainerKind};
 use tt_store::Store;
 use tt_testkit::together::{ChatCompletionRequestView, FakeTogether, FakeTogetherConfig};
 
@@ -119,16 +119,15 @@ impl TestServer {
         credits: i64,
         admin: bool,
     ) -> (tt_domain::AccountId, String) {
-        let now = SystemClock.now();
-        let account = self.store.create_account(name, admin, now).await.expect("account");
-        let key = tt_server::generate_api_key().expect("key");
-        self.store
-            .create_api_key(account.id, "default", &key.prefix, key.hash, now)
-            .await
-            .expect("key stored");
-        if credits > 0 {
-            self.store.topup(account.id, credits, now).await.expect("topup");
-        }
+        let (account, key) = tt_server::create_account_with_key(
+            self.store.as_ref(),
+            name,
+            admin,
+            "default",
+            credits,
+        )
+        .await
+        .expect("account and key");
         (account.id, key.key)
     }
 

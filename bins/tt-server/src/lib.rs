@@ -173,6 +173,33 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// Creates an account, its first API key (named `key_name`) and, when `credits_cents` is
+/// positive, its opening credit: what `admin create-account` and `tt quickstart` do.
+/// Returns the account and the key, whose full text exists only in the result.
+pub async fn create_account_with_key(
+    store: &dyn Store,
+    name: &str,
+    is_admin: bool,
+    key_name: &str,
+    credits_cents: i64,
+) -> anyhow::Result<(tt_store::Account, tt_domain::NewApiKey)> {
+    let now = SystemClock.now();
+    let account =
+        store.create_account(name, is_admin, now).await.context("could not create the account")?;
+    let key = generate_api_key()?;
+    store
+        .create_api_key(account.id, key_name, &key.prefix, key.hash, now)
+        .await
+        .context("could not store the key")?;
+    if credits_cents > 0 {
+        store
+            .topup(account.id, credits_cents, now)
+            .await
+            .context("could not grant the opening credit")?;
+    }
+    Ok((account, key))
+}
+
 /// A composed server, ready to serve.
 pub struct Server {
     store: Arc<dyn Store>,

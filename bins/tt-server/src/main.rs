@@ -4,7 +4,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tt_domain::{AccountId, Clock, format_dollars};
 use tt_engine::SystemClock;
-use tt_server::{Server, Settings, init_telemetry, open_store, shutdown_signal};
+use tt_server::{
+    Server, Settings, create_account_with_key, init_telemetry, open_store, shutdown_signal,
+};
 
 #[derive(Parser)]
 #[command(name = "tt-server", version, about = "The Tuned Tensor server: REST API and run workers")]
@@ -94,16 +96,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(Admin::CreateAccount { name, credits, admin, json }) => {
             let store = open_store(&settings).await?;
-            let now = SystemClock.now();
-            let account = store
-                .create_account(&name, admin, now)
-                .await
-                .context("could not create the account")?;
-            let key = tt_api::generate_api_key()?;
-            store.create_api_key(account.id, "default", &key.prefix, key.hash, now).await?;
-            if credits > 0 {
-                store.topup(account.id, credits, now).await?;
-            }
+            let (account, key) =
+                create_account_with_key(store.as_ref(), &name, admin, "default", credits).await?;
             if json {
                 let out = serde_json::json!({
                     "account_id": account.id, "name": account.name, "is_admin": account.is_admin,

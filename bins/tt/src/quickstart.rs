@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use tt_client::{Client, RunRequest};
-use tt_domain::{Clock, Example, HyperparametersInput, SpecDraft};
+use tt_domain::{Example, HyperparametersInput, SpecDraft};
 use tt_server::{Server, Settings};
 
 use crate::cli::QuickstartArgs;
@@ -120,13 +120,9 @@ pub(crate) async fn run(ctx: &Ctx, args: QuickstartArgs) -> anyhow::Result<Outco
         };
     };
 
-    let now = tt_server::SystemClock.now();
-    let account = store
-        .create_account("quickstart", true, now)
-        .await
-        .context("could not create the account")?;
-    let key = tt_server::generate_api_key()?;
-    store.create_api_key(account.id, "quickstart", &key.prefix, key.hash, now).await?;
+    let (_, key) =
+        tt_server::create_account_with_key(store.as_ref(), "quickstart", true, "quickstart", 0)
+            .await?;
     let base_url = format!("http://{address}");
     let client = Client::new(&base_url, key.key.clone())?;
 
