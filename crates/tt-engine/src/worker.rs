@@ -72,23 +72,33 @@ impl Engine {
                     Err(err) => tracing::warn!(error = %err, "could not claim runs"),
                 }
             }
-            tokio::select! {
-                () = &mut shutdown => break,
-                hint = hints.recv() => {
-                    if matches!(hint, Err(broadcast::error::RecvError::Closed)) {
-                        hints = self.store.subscribe();
+            // Wait for a reason to claim: a run that may need work, room freed by a finished
+            // task, or the polling tick. Event hints (progress of runs in hand) are skipped
+            // here, so a busy event log does not turn into a stream of claim queries.
+            let poll = tokio::time::sleep(self.config.poll_interval);
+            tokio::pin!(poll);
+            let stopping = loop {
+                tokio::select! {
+                    () = &mut shutdown => break true,
+                    hint = hints.recv() => match hint {
+                        Ok(StoreNotice::Event { .. }) => {}
+                        Ok(StoreNotice::RunReady(_)) | Err(broadcast::error::RecvError::Lagged(_)) => break false,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            hints = self.store.subscribe();
+                            break false;
+                        }
+                    },
+                    Some(done) = tasks.join_next() => {
+                        if let Ok(run_id) = done {
+                            in_flight.remove(&run_id);
+                        }
+                        break false;
                     }
-                    // Only a possible new run is worth an early claim.
-                    if !matches!(hint, Ok(StoreNotice::RunReady(_)) | Err(broadcast::error::RecvError::Lagged(_))) {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    () = &mut poll => break false,
                 }
-                Some(done) = tasks.join_next() => {
-                    if let Ok(run_id) = done {
-                        in_flight.remove(&run_id);
-                    }
-                }
-                () = tokio::time::sleep(self.config.poll_interval) => {}
+            };
+            if stopping {
+                break;
             }
         }
         let _ = stop_tx.send(true);
